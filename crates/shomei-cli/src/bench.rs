@@ -1,0 +1,170 @@
+//! `shomei bench`: an `openssl speed` for attestation. Every figure is printed next to a
+//! baseline measured in the same run (the raw crypto the operation cannot avoid), as a ratio.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use aws_lc_rs::signature::{self, ParsedPublicKey};
+use clap::Args;
+use serde::Serialize;
+use shomei_core::UnixTime;
+use shomei_core::x509::{PublicKey, parse_certificates};
+use shomei_snp::{Collateral, Report, VerifiedVek, VerifyOptions};
+
+use crate::Outcome;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Family to measure (default: all): snp.
+    family: Option<String>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize, Clone, Copy)]
+pub struct Entry {
+    pub us_per_op: f64,
+    pub baseline_us: f64,
+    pub ratio: f64,
+}
+
+/// The real vectors: `$SHOMEI_VECTORS`, `../shared/vectors` from here, or next to the source tree.
+fn vectors_dir() -> Result<PathBuf> {
+    let candidates = [
+        std::env::var_os("SHOMEI_VECTORS").map(PathBuf::from),
+        Some(PathBuf::from("../shared/vectors")),
+        Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/vectors"
+        ))),
+    ];
+    for c in candidates.into_iter().flatten() {
+        if c.join("snp").is_dir() {
+            return Ok(c);
+        }
+    }
+    bail!("the real vectors were not found: set SHOMEI_VECTORS or run scripts/fetch-vectors")
+}
+
+/// Runs `a` and `b` in alternating batches until `total` has elapsed; returns µs/op of each.
+fn interleaved(
+    total: Duration,
+    mut a: impl FnMut() -> bool,
+    mut b: impl FnMut() -> bool,
+) -> Result<(f64, f64)> {
+    const BATCH: u32 = 200;
+    let (mut ta, mut tb, mut n) = (Duration::ZERO, Duration::ZERO, 0u32);
+    let start = Instant::now();
+    while start.elapsed() < total || n == 0 {
+        let t0 = Instant::now();
+        for _ in 0..BATCH {
+            if !a() {
+                bail!("baseline operation failed");
+            }
+        }
+        ta += t0.elapsed();
+        let t1 = Instant::now();
+        for _ in 0..BATCH {
+            if !b() {
+                bail!("measured operation failed");
+            }
+        }
+        tb += t1.elapsed();
+        n = n.saturating_add(BATCH);
+    }
+    let per = |t: Duration| t.as_secs_f64() * 1e6 / f64::from(n);
+    Ok((per(ta), per(tb)))
+}
+
+fn snp(seconds: f64) -> Result<Vec<(&'static str, Entry)>> {
+    let dir = vectors_dir()?;
+    let report = std::fs::read(dir.join("snp/milan-v2/report.bin")).context("milan-v2 report")?;
+    let vcek = parse_certificates(&std::fs::read(dir.join("snp/milan-v2/vcek.der"))?)?;
+    let at: UnixTime = UnixTime::from_secs(1_748_736_000); // 2025-06-01, inside the VCEK's validity
+    let collateral = Collateral {
+        certificates: vcek.clone(),
+        crls: Vec::new(),
+    };
+    let opts = VerifyOptions::at(at);
+    let parsed = Report::parse(&report)?;
+    let hints = [(parsed.product_from_cpuid(), "the report CPUID")];
+    let vek = VerifiedVek::new(parsed.signing_key(), &hints, &collateral, &opts)?;
+
+    // Baseline: one raw ECDSA P-384 verification of the same bytes with a pre-parsed key.
+    let point = match vcek.first().map(|c| c.public_key()) {
+        Some(Ok(PublicKey::EcP384(p))) => p,
+        _ => bail!("the VCEK has no P-384 key"),
+    };
+    let raw = ParsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, point)
+        .map_err(|_| anyhow::anyhow!("bad VCEK key"))?;
+    let sig = parsed.signature_fixed();
+    let signed = parsed.signed_bytes();
+
+    let per = Duration::from_secs_f64(seconds.max(0.1));
+    let (base, cached) = interleaved(
+        per,
+        || raw.verify_sig(signed, &sig).is_ok(),
+        || vek.verify_report(&report, at).is_ok(),
+    )?;
+    let (base2, full) = interleaved(
+        per,
+        || raw.verify_sig(signed, &sig).is_ok(),
+        || shomei_snp::verify(&report, &collateral, &opts).is_ok(),
+    )?;
+    Ok(vec![
+        (
+            "snp_verify",
+            Entry {
+                us_per_op: cached,
+                baseline_us: base,
+                ratio: cached / base,
+            },
+        ),
+        (
+            "snp_verify_full_chain",
+            Entry {
+                us_per_op: full,
+                baseline_us: base2,
+                ratio: full / base2,
+            },
+        ),
+    ])
+}
+
+pub fn run(a: BenchArgs) -> Result<Outcome> {
+    let family = a.family.as_deref().unwrap_or("all");
+    let mut results: Vec<(&'static str, Entry)> = Vec::new();
+    match family {
+        "all" | "snp" => results.extend(snp(a.seconds)?),
+        other => bail!("unknown family {other:?} (known: snp)"),
+    }
+    if a.json {
+        let map: serde_json::Map<String, serde_json::Value> = results
+            .iter()
+            .map(|(k, e)| Ok(((*k).to_owned(), serde_json::to_value(e)?)))
+            .collect::<Result<_>>()?;
+        println!("{}", serde_json::to_string_pretty(&map)?);
+    } else {
+        println!(
+            "{:<24} {:>10} {:>10} {:>14} {:>7}",
+            "operation", "us/op", "ops/s", "baseline us/op", "ratio"
+        );
+        for (k, e) in &results {
+            println!(
+                "{:<24} {:>10.1} {:>10.0} {:>14.1} {:>7.3}",
+                k,
+                e.us_per_op,
+                1e6 / e.us_per_op,
+                e.baseline_us,
+                e.ratio
+            );
+        }
+        println!("baseline: one aws-lc-rs ECDSA P-384 verification of the same 0x2A0 signed bytes");
+    }
+    Ok(Outcome::Ok)
+}

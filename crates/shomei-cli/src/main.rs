@@ -1,0 +1,58 @@
+//! `shomei`: remote attestation for confidential computing.
+//!
+//! Exit status: 0 verified / success, 1 evidence rejected (one stderr line
+//! `rejected: <check>: <detail>`), 2 usage, input or I/O error.
+
+mod bench;
+mod input;
+mod snp;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Remote attestation for confidential computing: verify, produce and appraise evidence.
+#[derive(Parser)]
+#[command(name = "shomei", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// AMD SEV-SNP attestation reports.
+    #[command(subcommand)]
+    Snp(snp::SnpCommand),
+    /// Verifications per second on the real vectors, against the raw crypto in the same run.
+    Bench(bench::BenchArgs),
+}
+
+/// How a command ended, mapped to the exit status of DESIGN.md.
+pub enum Outcome {
+    Ok,
+    /// Evidence read and rejected: `rejected: <check>: <detail>`.
+    Rejected {
+        check: String,
+        detail: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Snp(c) => snp::run(c),
+        Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Rejected { check, detail }) => {
+            eprintln!("rejected: {check}: {detail}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
