@@ -23,7 +23,7 @@ struct Cli {
 enum Command {
     /// AMD SEV-SNP attestation reports.
     #[command(subcommand)]
-    Snp(snp::SnpCommand),
+    Snp(Box<snp::SnpCommand>),
     /// Verifications per second on the real vectors, against the raw crypto in the same run.
     Bench(bench::BenchArgs),
 }
@@ -41,7 +41,7 @@ pub enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Snp(c) => snp::run(c),
+        Command::Snp(c) => snp::run(*c),
         Command::Bench(a) => bench::run(a),
     };
     match result {

@@ -18,7 +18,7 @@ pub enum SnpCommand {
     /// Print every field of a report (raw 1184 bytes, hex, or an Azure HCL report).
     Display(DisplayArgs),
     /// Verify a report's signature and certificate chain, then appraise it against a policy.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
 }
 
 #[derive(Args)]
@@ -86,7 +86,7 @@ pub struct VerifyArgs {
 pub fn run(cmd: SnpCommand) -> Result<Outcome> {
     match cmd {
         SnpCommand::Display(a) => display(a),
-        SnpCommand::Verify(a) => verify_cmd(a),
+        SnpCommand::Verify(a) => verify_cmd(*a),
     }
 }
 
