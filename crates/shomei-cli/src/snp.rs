@@ -19,6 +19,9 @@ pub enum SnpCommand {
     Display(DisplayArgs),
     /// Verify a report's signature and certificate chain, then appraise it against a policy.
     Verify(Box<VerifyArgs>),
+    /// Fetch collateral from AMD's Key Distribution Service into the cache.
+    #[command(subcommand)]
+    Fetch(crate::fetch::FetchCommand),
 }
 
 #[derive(Args)]
@@ -78,6 +81,12 @@ pub struct VerifyArgs {
     /// Minimum TCB, e.g. `bl=3,tee=0,snp=8,ucode=115` (add `fmc=` on Turin).
     #[arg(long)]
     min_tcb: Option<String>,
+    /// Without --vcek/--vlek/--certs the VCEK is taken from the KDS cache; with --fetch it is
+    /// downloaded when missing, and the product's CRL is fetched and checked too.
+    #[arg(long)]
+    fetch: bool,
+    #[command(flatten)]
+    kds: crate::fetch::KdsArgs,
     /// Machine-readable result on stdout (snake_case keys).
     #[arg(long)]
     json: bool,
@@ -87,6 +96,7 @@ pub fn run(cmd: SnpCommand) -> Result<Outcome> {
     match cmd {
         SnpCommand::Display(a) => display(a),
         SnpCommand::Verify(a) => verify_cmd(*a),
+        SnpCommand::Fetch(f) => crate::fetch::run(f),
     }
 }
 
@@ -302,6 +312,30 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         input::add_path(&mut collateral, p)?;
     }
     let at = a.at.unwrap_or_else(UnixTime::now);
+    let has_vek = collateral
+        .certificates
+        .iter()
+        .any(|c| matches!(c.subject_cn().as_deref(), Some("SEV-VCEK" | "SEV-VLEK")));
+    let vcek_signed = Report::parse(&bytes).is_ok_and(|r| r.signing_key() == SigningKey::Vcek);
+    if !has_vek && vcek_signed {
+        let der = crate::fetch::vcek_for_verify(&a.kds, &bytes, a.product, a.fetch)?;
+        collateral
+            .certificates
+            .push(shomei_core::x509::Certificate::from_der(&der).context("cached VCEK")?);
+    }
+    if a.fetch {
+        if let Some(product) = Report::parse(&bytes)
+            .ok()
+            .and_then(|r| r.product_from_cpuid())
+            .or(a.product)
+        {
+            let kind = Report::parse(&bytes)
+                .map(|r| r.signing_key())
+                .unwrap_or(SigningKey::Vcek);
+            let client = a.kds.client(None)?;
+            collateral.crls.push(client.crl(product, kind, at)?);
+        }
+    }
 
     // The flag names the key the user believes signed the report; KEY_INFO decides.
     if let (Some(want), Ok(r)) = (asserted, Report::parse(&bytes)) {

@@ -299,8 +299,17 @@ fn unreadable_or_malformed_input_exits_2_with_field_and_offset() {
     assert!(r.stderr.contains("offset"), "{}", r.stderr);
     let r = shomei(&["snp", "verify", "/nonexistent/report.bin"]);
     assert_eq!(r.code, 2);
-    let r = shomei(&["snp", "verify", "V:snp/milan-v2/report.bin"]);
+    let empty = std::env::temp_dir().join(format!("shomei-empty-cache-{}", std::process::id()));
+    let empty = empty.display().to_string();
+    let r = shomei(&[
+        "snp",
+        "verify",
+        "V:snp/milan-v2/report.bin",
+        "--cache",
+        &empty,
+    ]);
     assert_eq!(r.code, 2, "no VEK is an input error: {}", r.stderr);
+    assert!(r.stderr.contains("shomei snp fetch"), "{}", r.stderr);
     let r = shomei(&[
         "snp",
         "verify",

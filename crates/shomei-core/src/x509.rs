@@ -544,6 +544,14 @@ pub fn pem_blocks(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, X509Error> 
     Ok(out)
 }
 
+/// PEM-encodes `der` under `label`.
+pub fn pem_encode(label: &str, der: &[u8]) -> Result<String, X509Error> {
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der).map_err(|e| X509Error::Pem {
+        index: 0,
+        detail: e.to_string(),
+    })
+}
+
 /// Reads one or more certificates: a PEM bundle (any number of CERTIFICATE blocks) or one DER
 /// certificate.
 pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, X509Error> {
