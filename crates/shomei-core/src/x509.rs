@@ -579,3 +579,97 @@ pub fn sha384(data: &[u8]) -> [u8; 48] {
     out.copy_from_slice(d.as_ref());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use der::{Any, Tag};
+
+    fn pss(body: &[u8]) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned {
+            oid: OID_RSASSA_PSS,
+            parameters: Some(Any::new(Tag::Sequence, body.to_vec()).unwrap()),
+        }
+    }
+
+    const HASH384: &[u8] = &[
+        0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02,
+        0x05, 0x00,
+    ];
+    const MGF384: &[u8] = &[
+        0xa1, 0x1c, 0x30, 0x1a, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08,
+        0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00,
+    ];
+    const SALT48: &[u8] = &[0xa2, 0x03, 0x02, 0x01, 0x30];
+
+    fn body(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn pss_with_and_without_explicit_trailer_field() {
+        let want = SignatureAlgorithm::RsaPss {
+            hash: HashAlg::Sha384,
+            salt_len: 48,
+        };
+        let amd = body(&[HASH384, MGF384, SALT48, &[0xa3, 0x03, 0x02, 0x01, 0x01]]);
+        assert_eq!(SignatureAlgorithm::from_identifier(&pss(&amd)), Ok(want));
+        let canonical = body(&[HASH384, MGF384, SALT48]);
+        assert_eq!(SignatureAlgorithm::from_identifier(&pss(&canonical)), Ok(want));
+    }
+
+    #[test]
+    fn pss_with_a_wrong_trailer_or_sha1_defaults_is_unsupported() {
+        let bad_trailer = body(&[HASH384, MGF384, SALT48, &[0xa3, 0x03, 0x02, 0x01, 0x02]]);
+        assert!(matches!(
+            SignatureAlgorithm::from_identifier(&pss(&bad_trailer)),
+            Err(X509Error::UnsupportedPssParameters(_))
+        ));
+        // No hash: the SHA-1 default, which we refuse.
+        let sha1_default = body(&[MGF384, SALT48]);
+        assert!(SignatureAlgorithm::from_identifier(&pss(&sha1_default)).is_err());
+        let absent = AlgorithmIdentifierOwned {
+            oid: OID_RSASSA_PSS,
+            parameters: None,
+        };
+        assert!(SignatureAlgorithm::from_identifier(&absent).is_err());
+    }
+
+    #[test]
+    fn pss_salt_other_than_the_hash_length_cannot_verify() {
+        let alg = SignatureAlgorithm::RsaPss {
+            hash: HashAlg::Sha384,
+            salt_len: 32,
+        };
+        let key = PublicKey::Rsa(vec![0x30, 0x00]);
+        assert!(matches!(
+            key.verify(alg, b"m", b"s"),
+            Err(X509Error::UnsupportedPssParameters(_))
+        ));
+    }
+
+    #[test]
+    fn mismatched_key_and_algorithm_is_an_error_not_a_panic() {
+        let key = PublicKey::EcP384(vec![4; 97]);
+        assert!(key
+            .verify(SignatureAlgorithm::RsaPkcs1(HashAlg::Sha256), b"m", b"s")
+            .is_err());
+    }
+
+    #[test]
+    fn pem_blocks_skip_text_around_them() {
+        let pem = "openssl text dump\nSubject: x\n-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\ntrailer\n";
+        assert_eq!(pem_blocks(pem.as_bytes(), "CERTIFICATE").ok(), Some(vec![vec![0, 1, 2]]));
+        assert!(pem_blocks(b"-----BEGIN CERTIFICATE-----\nAAEC\n", "CERTIFICATE").is_err());
+    }
+
+    #[test]
+    fn garbage_is_a_der_error() {
+        assert!(matches!(
+            Certificate::from_der(&[0x30, 0x03, 0x02, 0x01, 0x00]),
+            Err(X509Error::Der { .. })
+        ));
+        assert!(parse_certificates(b"").is_err());
+        assert!(Crl::from_der(&[0xff; 10]).is_err());
+    }
+}
