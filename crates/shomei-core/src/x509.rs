@@ -615,7 +615,10 @@ mod tests {
         let amd = body(&[HASH384, MGF384, SALT48, &[0xa3, 0x03, 0x02, 0x01, 0x01]]);
         assert_eq!(SignatureAlgorithm::from_identifier(&pss(&amd)), Ok(want));
         let canonical = body(&[HASH384, MGF384, SALT48]);
-        assert_eq!(SignatureAlgorithm::from_identifier(&pss(&canonical)), Ok(want));
+        assert_eq!(
+            SignatureAlgorithm::from_identifier(&pss(&canonical)),
+            Ok(want)
+        );
     }
 
     #[test]
@@ -651,15 +654,19 @@ mod tests {
     #[test]
     fn mismatched_key_and_algorithm_is_an_error_not_a_panic() {
         let key = PublicKey::EcP384(vec![4; 97]);
-        assert!(key
-            .verify(SignatureAlgorithm::RsaPkcs1(HashAlg::Sha256), b"m", b"s")
-            .is_err());
+        assert!(
+            key.verify(SignatureAlgorithm::RsaPkcs1(HashAlg::Sha256), b"m", b"s")
+                .is_err()
+        );
     }
 
     #[test]
     fn pem_blocks_skip_text_around_them() {
         let pem = "openssl text dump\nSubject: x\n-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\ntrailer\n";
-        assert_eq!(pem_blocks(pem.as_bytes(), "CERTIFICATE").ok(), Some(vec![vec![0, 1, 2]]));
+        assert_eq!(
+            pem_blocks(pem.as_bytes(), "CERTIFICATE").ok(),
+            Some(vec![vec![0, 1, 2]])
+        );
         assert!(pem_blocks(b"-----BEGIN CERTIFICATE-----\nAAEC\n", "CERTIFICATE").is_err());
     }
 
