@@ -233,30 +233,12 @@ impl VerifiedVek {
             }
         }
 
-        let (inter, inter_key, inter_name) = choose_intermediate(root, kind, vek, collateral)?;
+        let (inter, inter_name) = choose_intermediate(root, kind, vek, collateral)?;
         let vek_name = if kind == SigningKey::Vlek {
             "VLEK"
         } else {
             "VCEK"
         };
-        if vek.issuer_der() != inter.subject_der() {
-            return Err(Rejection::ChainIssuer {
-                cert: vek_name,
-                issuer: inter_name,
-                detail: format!(
-                    "issuer {:?}, {} subject {:?}",
-                    vek.issuer_cn().unwrap_or_default(),
-                    inter_name,
-                    inter.subject_cn().unwrap_or_default()
-                ),
-            }
-            .into());
-        }
-        vek.verify_signed_by(&inter_key)
-            .map_err(|_| Rejection::ChainSignature {
-                cert: vek_name,
-                issuer: inter_name,
-            })?;
 
         validity("ARK", &root.ark, at)?;
         validity(inter_name, inter, at)?;
@@ -434,37 +416,60 @@ fn check_hwid(hwid: Option<&[u8]>, chip_id: &[u8; 64], product: Product) -> Resu
     }
 }
 
-/// The pinned intermediate, or one supplied with the evidence that the pinned ARK signed.
+/// The intermediate that issued `vek`: the pinned ASK/ASVK, or — should AMD re-issue one — a
+/// certificate supplied with the evidence that bears the VEK's issuer name, is signed by the
+/// pinned ARK, and whose key verifies the VEK. The pinned one is tried first.
 fn choose_intermediate<'r>(
     root: &'r AmdRoot,
     kind: SigningKey,
     vek: &Certificate,
     collateral: &'r Collateral,
-) -> Result<(&'r Certificate, PublicKey, &'static str), Rejection> {
+) -> Result<(&'r Certificate, &'static str), Rejection> {
     let name = if kind == SigningKey::Vlek {
         "ASVK"
     } else {
         "ASK"
     };
+    let vek_name = if kind == SigningKey::Vlek {
+        "VLEK"
+    } else {
+        "VCEK"
+    };
     let (pinned, pinned_key) = root.intermediate(kind);
-    if vek.issuer_der() == pinned.subject_der() || collateral.certificates.is_empty() {
-        return Ok((pinned, pinned_key.clone(), name));
-    }
-    for c in &collateral.certificates {
-        if c.subject_der() == vek.issuer_der() && c != pinned {
-            c.verify_signed_by(&root.ark_key)
-                .map_err(|_| Rejection::ChainSignature {
-                    cert: name,
-                    issuer: "ARK",
-                })?;
-            let key = c.public_key().map_err(|_| Rejection::ChainSignature {
-                cert: name,
-                issuer: "ARK",
-            })?;
-            return Ok((c, key, name));
+    let issuer = vek.issuer_der();
+    let mut named = false;
+    if issuer == pinned.subject_der() {
+        named = true;
+        if vek.verify_signed_by(pinned_key).is_ok() {
+            return Ok((pinned, name));
         }
     }
-    Ok((pinned, pinned_key.clone(), name))
+    for c in &collateral.certificates {
+        if c == pinned || c.subject_der() != issuer {
+            continue;
+        }
+        named = true;
+        let Ok(key) = c.public_key() else { continue };
+        if c.verify_signed_by(&root.ark_key).is_ok() && vek.verify_signed_by(&key).is_ok() {
+            return Ok((c, name));
+        }
+    }
+    if named {
+        Err(Rejection::ChainSignature {
+            cert: vek_name,
+            issuer: name,
+        })
+    } else {
+        Err(Rejection::ChainIssuer {
+            cert: vek_name,
+            issuer: name,
+            detail: format!(
+                "issuer {:?}, {name} subject {:?}",
+                vek.issuer_cn().unwrap_or_default(),
+                pinned.subject_cn().unwrap_or_default()
+            ),
+        })
+    }
 }
 
 /// Checks one CRL: issued and signed by the ARK, current at `at`, and not listing the
