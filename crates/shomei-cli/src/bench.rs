@@ -1,7 +1,6 @@
 //! `shomei bench`: an `openssl speed` for attestation. Every figure is printed next to a
 //! baseline measured in the same run (the raw crypto the operation cannot avoid), as a ratio.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -31,24 +30,6 @@ pub struct Entry {
     pub us_per_op: f64,
     pub baseline_us: f64,
     pub ratio: f64,
-}
-
-/// The real vectors: `$SHOMEI_VECTORS`, `../shared/vectors` from here, or next to the source tree.
-fn vectors_dir() -> Result<PathBuf> {
-    let candidates = [
-        std::env::var_os("SHOMEI_VECTORS").map(PathBuf::from),
-        Some(PathBuf::from("../shared/vectors")),
-        Some(PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors"
-        ))),
-    ];
-    for c in candidates.into_iter().flatten() {
-        if c.join("snp").is_dir() {
-            return Ok(c);
-        }
-    }
-    bail!("the real vectors were not found: set SHOMEI_VECTORS or run scripts/fetch-vectors")
 }
 
 /// Runs `a` and `b` in alternating batches until `total` has elapsed; returns µs/op of each.
@@ -82,7 +63,7 @@ fn interleaved(
 }
 
 fn snp(seconds: f64) -> Result<Vec<(&'static str, Entry)>> {
-    let dir = vectors_dir()?;
+    let dir = shomei_core::vectors::locate()?;
     let report = std::fs::read(dir.join("snp/milan-v2/report.bin")).context("milan-v2 report")?;
     let vcek = parse_certificates(&std::fs::read(dir.join("snp/milan-v2/vcek.der"))?)?;
     let at: UnixTime = UnixTime::from_secs(1_748_736_000); // 2025-06-01, inside the VCEK's validity

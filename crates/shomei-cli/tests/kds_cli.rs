@@ -8,17 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 fn vectors() -> PathBuf {
-    let dir = std::env::var_os("SHOMEI_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        });
-    assert!(
-        dir.join("snp").is_dir(),
-        "real vectors not found at {}: set SHOMEI_VECTORS or run scripts/fetch-vectors",
-        dir.display()
-    );
-    dir
+    shomei_core::vectors::locate().unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Server {

@@ -7,6 +7,7 @@
 pub mod hexfmt;
 pub mod reader;
 pub mod time;
+pub mod vectors;
 pub mod x509;
 
 pub use reader::{ParseError, ParseErrorKind, Reader};

@@ -21,23 +21,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub fn vectors_dir() -> PathBuf {
-    let dir = std::env::var_os("SHOMEI_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        });
-    if !dir.join("snp").is_dir() {
-        panic!(
-            "real vectors not found at {}: set SHOMEI_VECTORS or run scripts/fetch-vectors",
-            dir.display()
-        );
-    }
-    dir
+    shomei_core::vectors::locate().unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn read(rel: &str) -> Vec<u8> {
-    let p = vectors_dir().join(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    shomei_core::vectors::read(rel).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One canned answer.
