@@ -56,10 +56,10 @@ struct Vector {
 }
 
 fn vectors_dir() -> PathBuf {
-    match std::env::var_os("SHOMEI_VECTORS") {
-        Some(v) => PathBuf::from(v),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
-    }
+    shomei_core::vectors::locate().unwrap_or_else(|e| {
+        eprintln!("snp_verify: {e}");
+        std::process::exit(2);
+    })
 }
 
 fn load(name: &'static str, family: Family) -> Vector {
