@@ -6,6 +6,7 @@
 mod bench;
 mod fetch;
 mod input;
+mod measure;
 mod snp;
 
 use std::process::ExitCode;

@@ -22,6 +22,8 @@ pub enum SnpCommand {
     /// Fetch collateral from AMD's Key Distribution Service into the cache.
     #[command(subcommand)]
     Fetch(crate::fetch::FetchCommand),
+    /// Calculate the launch digest (sev-snp-measure's flags and output).
+    Measure(Box<crate::measure::MeasureArgs>),
 }
 
 #[derive(Args)]
@@ -97,6 +99,7 @@ pub fn run(cmd: SnpCommand) -> Result<Outcome> {
         SnpCommand::Display(a) => display(a),
         SnpCommand::Verify(a) => verify_cmd(*a),
         SnpCommand::Fetch(f) => crate::fetch::run(f),
+        SnpCommand::Measure(m) => crate::measure::run(*m),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod certtable;
 pub mod claims;
 pub mod error;
 pub mod kds;
+pub mod measure;
 pub mod policy;
 pub mod product;
 pub mod report;

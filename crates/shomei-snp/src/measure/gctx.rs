@@ -1,0 +1,128 @@
+//! The guest context: the launch digest chain over PAGE_INFO records (SNP ABI, PAGE_INFO table).
+
+use aws_lc_rs::digest;
+
+use super::MeasureError;
+
+/// GPA recorded for VMSA pages: (u64)-1, page-aligned, bits above 51 cleared.
+pub const VMSA_GPA: u64 = 0xFFFF_FFFF_F000;
+
+/// PAGE_INFO.PAGE_TYPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageType {
+    Normal,
+    Vmsa,
+    Zero,
+    Unmeasured,
+    Secrets,
+    Cpuid,
+}
+
+impl PageType {
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Normal => 1,
+            Self::Vmsa => 2,
+            Self::Zero => 3,
+            Self::Unmeasured => 4,
+            Self::Secrets => 5,
+            Self::Cpuid => 6,
+        }
+    }
+}
+
+const PAGE: u64 = 4096;
+
+/// The running launch digest.
+#[derive(Debug, Clone)]
+pub struct Gctx {
+    ld: [u8; 48],
+}
+
+impl Default for Gctx {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn sha384(data: &[u8]) -> [u8; 48] {
+    let mut out = [0u8; 48];
+    out.copy_from_slice(digest::digest(&digest::SHA384, data).as_ref());
+    out
+}
+
+fn page_count(len: u64) -> Result<u64, MeasureError> {
+    if len % PAGE != 0 {
+        return Err(MeasureError::Firmware(format!(
+            "region of {len} bytes is not a whole number of 4 KiB pages"
+        )));
+    }
+    Ok(len / PAGE)
+}
+
+impl Gctx {
+    pub fn new() -> Self {
+        Self { ld: [0; 48] }
+    }
+
+    pub fn with_seed(seed: [u8; 48]) -> Self {
+        Self { ld: seed }
+    }
+
+    pub fn ld(&self) -> [u8; 48] {
+        self.ld
+    }
+
+    /// LD = SHA-384(LD ‖ contents ‖ 0x0070 ‖ type ‖ is_imi=0 ‖ vmpl3..1 perms=0 ‖ 0 ‖ gpa).
+    pub fn update(&mut self, page_type: PageType, gpa: u64, contents: &[u8; 48]) {
+        let mut info = [0u8; 0x70];
+        let (ld, rest) = info.split_at_mut(48);
+        ld.copy_from_slice(&self.ld);
+        let (c, rest) = rest.split_at_mut(48);
+        c.copy_from_slice(contents);
+        let (len, rest) = rest.split_at_mut(2);
+        len.copy_from_slice(&0x70u16.to_le_bytes());
+        let (ty, rest) = rest.split_at_mut(1);
+        ty.copy_from_slice(&[page_type.code()]);
+        let (_flags_perms, gpa_field) = rest.split_at_mut(5);
+        gpa_field.copy_from_slice(&gpa.to_le_bytes());
+        self.ld = sha384(&info);
+    }
+
+    pub fn update_normal(&mut self, gpa: u64, data: &[u8]) -> Result<(), MeasureError> {
+        page_count(u64::try_from(data.len()).unwrap_or(u64::MAX))?;
+        let mut addr = gpa;
+        for page in data.chunks_exact(4096) {
+            self.update(PageType::Normal, addr, &sha384(page));
+            addr = addr.wrapping_add(PAGE);
+        }
+        Ok(())
+    }
+
+    fn update_empty(&mut self, t: PageType, gpa: u64, len: u64) -> Result<(), MeasureError> {
+        for i in 0..page_count(len)? {
+            self.update(t, gpa.wrapping_add(i * PAGE), &[0; 48]);
+        }
+        Ok(())
+    }
+
+    pub fn update_zero(&mut self, gpa: u64, len: u64) -> Result<(), MeasureError> {
+        self.update_empty(PageType::Zero, gpa, len)
+    }
+
+    pub fn update_unmeasured(&mut self, gpa: u64, len: u64) -> Result<(), MeasureError> {
+        self.update_empty(PageType::Unmeasured, gpa, len)
+    }
+
+    pub fn update_secrets(&mut self, gpa: u64) {
+        self.update(PageType::Secrets, gpa, &[0; 48]);
+    }
+
+    pub fn update_cpuid(&mut self, gpa: u64) {
+        self.update(PageType::Cpuid, gpa, &[0; 48]);
+    }
+
+    pub fn update_vmsa(&mut self, page: &[u8; 4096]) {
+        self.update(PageType::Vmsa, VMSA_GPA, &sha384(page));
+    }
+}
