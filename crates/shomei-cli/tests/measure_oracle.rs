@@ -180,6 +180,7 @@ fn random_cases_match_sev_snp_measure() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut failures = 0;
     let mut digests = 0u64;
+    let mut per_mode: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
     for case in 0..cases {
         let mut args: Vec<String> = Vec::new();
         let mode = *r.pick(&["snp", "snp", "snp", "snp", "snp:ovmf-hash", "seves", "sev", "snp:svsm"]);
@@ -233,15 +234,23 @@ fn random_cases_match_sev_snp_measure() {
                 args.extend([s("--append"), cmd.join(" ")]);
             }
         }
+        let before = digests;
         if !compare_counting(&args, &format!("case {case}"), &mut digests) {
             failures += 1;
         }
+        let e = per_mode.entry(mode).or_default();
+        e.0 += 1;
+        e.1 += digests - before;
     }
     std::fs::remove_dir_all(&dir).ok();
     println!("measure oracle: {digests} of {cases} cases produced the same digest, the rest the same error");
     assert_eq!(failures, 0, "{failures} of {cases} cases differ (SHOMEI_SEED={seed})");
-    // Most cases must exercise a real digest, not just agree on an error.
+    println!("measure oracle: per mode (cases, digests): {per_mode:?}");
+    // Most cases must exercise a real digest, not just agree on an error; so must every mode.
     assert!(digests * 2 >= cases, "only {digests} of {cases} cases produced a digest");
+    for (mode, (n, d)) in &per_mode {
+        assert!(*n < 4 || *d > 0, "mode {mode}: {n} cases and no digest");
+    }
 }
 
 #[test]
