@@ -51,6 +51,33 @@ fn sha384(data: &[u8]) -> [u8; 48] {
     out
 }
 
+/// SHA-384 of every 4 KiB page, in order; large inputs are split across threads.
+fn page_digests(data: &[u8]) -> Vec<[u8; 48]> {
+    const PARALLEL_FROM: usize = 64 * 4096;
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 16);
+    if threads == 1 || data.len() < PARALLEL_FROM {
+        return data.chunks_exact(4096).map(sha384).collect();
+    }
+    let pages = data.len() / 4096;
+    let per_thread = pages.div_ceil(threads) * 4096;
+    std::thread::scope(|scope| {
+        let hash_part = |part: &[u8]| part.chunks_exact(4096).map(sha384).collect::<Vec<_>>();
+        let handles: Vec<_> = data
+            .chunks(per_thread)
+            .map(|part| (part, scope.spawn(move || hash_part(part))))
+            .collect();
+        let mut out = Vec::with_capacity(pages);
+        for (part, h) in handles {
+            // A hashing thread cannot panic; if one ever did, its part is hashed again here.
+            out.extend(h.join().unwrap_or_else(|_| hash_part(part)));
+        }
+        out
+    })
+}
+
 fn page_count(len: u64) -> Result<u64, MeasureError> {
     if len % PAGE != 0 {
         return Err(MeasureError::Firmware(format!(
@@ -89,11 +116,14 @@ impl Gctx {
         self.ld = sha384(&info);
     }
 
+    /// Measures `data` as NORMAL pages from `gpa` on. The page digests are independent, so they
+    /// are computed on every available core; only the PAGE_INFO chain is sequential.
     pub fn update_normal(&mut self, gpa: u64, data: &[u8]) -> Result<(), MeasureError> {
         page_count(u64::try_from(data.len()).unwrap_or(u64::MAX))?;
+        let digests = page_digests(data);
         let mut addr = gpa;
-        for page in data.chunks_exact(4096) {
-            self.update(PageType::Normal, addr, &sha384(page));
+        for d in &digests {
+            self.update(PageType::Normal, addr, d);
             addr = addr.wrapping_add(PAGE);
         }
         Ok(())
