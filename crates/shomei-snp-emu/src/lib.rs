@@ -41,6 +41,8 @@ pub enum EmuError {
     Der(#[from] der::Error),
     #[error("certificate: {0}")]
     X509(#[from] shomei_core::x509::X509Error),
+    #[error("launch: {0}")]
+    Launch(String),
 }
 
 /// `RSASSA-PSS-params` for SHA-384, MGF1-SHA-384, salt 48, with or without AMD's explicit
@@ -298,6 +300,11 @@ impl TestRoot {
         let key =
             EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref())
                 .map_err(|_| EmuError::Crypto)?;
+        self.issue_vek_for(spec, key)
+    }
+
+    /// Issues a VCEK or VLEK certificate for `key`.
+    pub fn issue_vek_for(&self, spec: &VekSpec, key: EcdsaKeyPair) -> Result<TestVek, EmuError> {
         let p = self.product;
         let is_vlek = spec.hwid.is_none();
         let (issuer, issuer_key, cn) = if is_vlek {
@@ -374,6 +381,22 @@ impl TestRoot {
         self.crl_signed_by(&self.ark_key, revoked, this_update, next_update)
     }
 
+    /// A CRL issued and signed by the ASK (`vlek`: the ASVK), listing VEK serials.
+    pub fn intermediate_crl(
+        &self,
+        vlek: bool,
+        revoked: &[&[u8]],
+        this_update: UnixTime,
+        next_update: Option<UnixTime>,
+    ) -> Result<Crl, EmuError> {
+        let (key, issuer) = if vlek {
+            (&self.asvk_key, &self.asvk)
+        } else {
+            (&self.ask_key, &self.ask)
+        };
+        self.crl_from(key, issuer, revoked, this_update, next_update)
+    }
+
     /// A CRL with the ARK's name but signed by the ASK's key (a forgery, for negative tests).
     pub fn forged_crl(
         &self,
@@ -386,6 +409,17 @@ impl TestRoot {
     fn crl_signed_by(
         &self,
         key: &RsaKeyPair,
+        revoked: &[&[u8]],
+        this_update: UnixTime,
+        next_update: Option<UnixTime>,
+    ) -> Result<Crl, EmuError> {
+        self.crl_from(key, &self.ark, revoked, this_update, next_update)
+    }
+
+    fn crl_from(
+        &self,
+        key: &RsaKeyPair,
+        issuer: &Certificate,
         revoked: &[&[u8]],
         this_update: UnixTime,
         next_update: Option<UnixTime>,
@@ -403,7 +437,7 @@ impl TestRoot {
         let tbs = x509_cert::crl::TbsCertList {
             version: Version::V2,
             signature: pss_alg(true)?,
-            issuer: self.ark.decoded().tbs_certificate.subject.clone(),
+            issuer: issuer.decoded().tbs_certificate.subject.clone(),
             this_update: time(this_update)?,
             next_update: next_update.map(time).transpose()?,
             revoked_certificates: (!revoked_certs.is_empty()).then_some(revoked_certs),
@@ -420,6 +454,11 @@ impl TestRoot {
 }
 
 impl TestVek {
+    /// The certificate's SHA-384-free public point (uncompressed SEC1).
+    pub fn public_key(&self) -> &[u8] {
+        self.key.public_key().as_ref()
+    }
+
     /// Signs `report[0x000..0x2A0]` like the firmware: ECDSA P-384/SHA-384, r and s written
     /// little-endian into the 72-byte fields at 0x2A0 and 0x2E8.
     pub fn sign_report(&self, report: &mut [u8; REPORT_LEN]) -> Result<(), EmuError> {
@@ -445,6 +484,9 @@ impl TestVek {
     }
 }
 
+mod chip;
+pub use chip::{EmulatedChip, Guest, IdAuthor, IdBlockInput, Launch, ReportRequest};
+
 /// Fields of a report to build (everything else zero).
 #[derive(Debug, Clone)]
 pub struct ReportSpec {
@@ -462,7 +504,22 @@ pub struct ReportSpec {
     pub measurement: [u8; 48],
     pub report_data: [u8; 64],
     pub host_data: [u8; 32],
+    /// CURRENT firmware (major, minor, build).
     pub firmware: (u8, u8, u8),
+    /// COMMITTED firmware when it differs from CURRENT.
+    pub committed_firmware: Option<(u8, u8, u8)>,
+    pub family_id: [u8; 16],
+    pub image_id: [u8; 16],
+    pub guest_svn: u32,
+    pub id_key_digest: [u8; 48],
+    pub author_key_digest: [u8; 48],
+    pub author_key_en: bool,
+    pub report_id: [u8; 32],
+    /// LAUNCH_TCB when it differs from the reported TCB.
+    pub launch_tcb: Option<Tcb>,
+    /// v5 only.
+    pub launch_mit_vector: u64,
+    pub current_mit_vector: u64,
 }
 
 impl ReportSpec {
@@ -481,6 +538,17 @@ impl ReportSpec {
             report_data: [0x22; 64],
             host_data: [0; 32],
             firmware: (1, 55, 40),
+            committed_firmware: None,
+            family_id: [0; 16],
+            image_id: [0; 16],
+            guest_svn: 0,
+            id_key_digest: [0; 48],
+            author_key_digest: [0; 48],
+            author_key_en: false,
+            report_id: [0; 32],
+            launch_tcb: None,
+            launch_mit_vector: 0,
+            current_mit_vector: 0,
         }
     }
 
@@ -496,15 +564,24 @@ impl ReportSpec {
         let tcb = self.tcb.encode(p).0;
         let cur = self.current_tcb.unwrap_or(self.tcb).encode(p).0;
         put(0x000, &self.version.to_le_bytes());
+        put(0x004, &self.guest_svn.to_le_bytes());
         put(0x008, &self.policy.to_le_bytes());
+        put(0x010, &self.family_id);
+        put(0x020, &self.image_id);
         put(0x030, &self.vmpl.to_le_bytes());
         put(0x034, &1u32.to_le_bytes());
         put(0x038, &cur);
         put(0x040, &self.platform_info.to_le_bytes());
-        put(0x048, &(self.signing_key << 2).to_le_bytes());
+        put(
+            0x048,
+            &((self.signing_key << 2) | u32::from(self.author_key_en)).to_le_bytes(),
+        );
         put(0x050, &self.report_data);
         put(0x090, &self.measurement);
         put(0x0C0, &self.host_data);
+        put(0x0E0, &self.id_key_digest);
+        put(0x110, &self.author_key_digest);
+        put(0x140, &self.report_id);
         put(0x160, &[0xff; 32]);
         put(0x180, &tcb);
         if self.version >= 3 {
@@ -520,8 +597,13 @@ impl ReportSpec {
         put(0x1E0, &tcb);
         let (major, minor, build) = self.firmware;
         put(0x1E8, &[build, minor, major]);
-        put(0x1EC, &[build, minor, major]);
-        put(0x1F0, &tcb);
+        let (cmajor, cminor, cbuild) = self.committed_firmware.unwrap_or(self.firmware);
+        put(0x1EC, &[cbuild, cminor, cmajor]);
+        put(0x1F0, &self.launch_tcb.unwrap_or(self.tcb).encode(p).0);
+        if self.version >= 5 {
+            put(0x1F8, &self.launch_mit_vector.to_le_bytes());
+            put(0x200, &self.current_mit_vector.to_le_bytes());
+        }
         b
     }
 }

@@ -255,7 +255,7 @@ impl VerifiedVek {
             .min(vek.not_after());
 
         for crl in &collateral.crls {
-            let (from, until) = check_crl(crl, root, inter, inter_name, at)?;
+            let (from, until) = check_crl(crl, root, inter, inter_name, vek, vek_name, at)?;
             valid_from = valid_from.max(from);
             valid_until = valid_until.min(until);
         }
@@ -472,23 +472,37 @@ fn choose_intermediate<'r>(
     }
 }
 
-/// Checks one CRL: issued and signed by the ARK, current at `at`, and not listing the
-/// intermediate. Returns the CRL's validity interval.
+/// Checks one CRL. AMD's CRL is issued and signed by the ARK and lists intermediates; a CRL
+/// issued by the intermediate (ASK/ASVK) lists VEKs. Either way it must be current at `at` and
+/// must not list the certificate below its issuer. Returns the CRL's validity interval.
 fn check_crl(
     crl: &Crl,
     root: &AmdRoot,
     inter: &Certificate,
     inter_name: &'static str,
+    vek: &Certificate,
+    vek_name: &'static str,
     at: UnixTime,
 ) -> Result<(UnixTime, UnixTime), Rejection> {
-    if crl.issuer_der() != root.ark.subject_der() {
+    let issuer = crl.issuer_der();
+    let (issuer_key, issuer_name, listed, listed_name) = if issuer == root.ark.subject_der() {
+        (root.ark_key.clone(), "ARK", inter, inter_name)
+    } else if issuer == inter.subject_der() {
+        let key = inter
+            .public_key()
+            .map_err(|e| Rejection::Crl(format!("{inter_name} key: {e}")))?;
+        (key, inter_name, vek, vek_name)
+    } else {
         return Err(Rejection::Crl(format!(
-            "issued by someone other than the {} ARK",
+            "issued by neither the {} ARK nor the {inter_name}",
             root.product.kds_name()
         )));
-    }
-    crl.verify_signed_by(&root.ark_key)
-        .map_err(|e| Rejection::Crl(format!("signature does not verify under the ARK: {e}")))?;
+    };
+    crl.verify_signed_by(&issuer_key).map_err(|e| {
+        Rejection::Crl(format!(
+            "signature does not verify under the {issuer_name}: {e}"
+        ))
+    })?;
     let this = crl.this_update();
     let next = crl
         .next_update()
@@ -501,10 +515,10 @@ fn check_crl(
     if at > next {
         return Err(Rejection::Crl(format!("stale at {at} (nextUpdate {next})")));
     }
-    if crl.is_revoked(inter.serial()) {
+    if crl.is_revoked(listed.serial()) {
         return Err(Rejection::Revoked {
-            cert: inter_name,
-            serial: hex::encode(inter.serial()),
+            cert: listed_name,
+            serial: hex::encode(listed.serial()),
         });
     }
     Ok((this, next))

@@ -21,10 +21,10 @@ mod vmsa;
 pub use gctx::{Gctx, PageType, VMSA_GPA};
 pub use hashes::SevHashes;
 pub use ovmf::{
-    Ovmf, Section, SectionType, FOOTER_GUID, FOUR_GB, SEV_ES_RESET_BLOCK_GUID, SEV_HASH_TABLE_RV_GUID,
-    SEV_METADATA_GUID, SVSM_INFO_GUID,
+    FOOTER_GUID, FOUR_GB, Ovmf, SEV_ES_RESET_BLOCK_GUID, SEV_HASH_TABLE_RV_GUID, SEV_METADATA_GUID,
+    SVSM_INFO_GUID, Section, SectionType,
 };
-pub use vmsa::{vmsa_page, svsm_vmsa_page, BSP_EIP};
+pub use vmsa::{BSP_EIP, svsm_vmsa_page, vmsa_page};
 
 use aws_lc_rs::digest;
 
@@ -92,9 +92,22 @@ pub fn vcpu_type_sig(name: &str) -> Option<u32> {
 
 /// Every name [`vcpu_type_sig`] accepts.
 pub const VCPU_TYPES: [&str; 16] = [
-    "EPYC", "EPYC-v1", "EPYC-v2", "EPYC-IBPB", "EPYC-v3", "EPYC-v4", "EPYC-Rome", "EPYC-Rome-v1",
-    "EPYC-Rome-v2", "EPYC-Rome-v3", "EPYC-Milan", "EPYC-Milan-v1", "EPYC-Milan-v2", "EPYC-Genoa",
-    "EPYC-Genoa-v1", "EPYC-Turin",
+    "EPYC",
+    "EPYC-v1",
+    "EPYC-v2",
+    "EPYC-IBPB",
+    "EPYC-v3",
+    "EPYC-v4",
+    "EPYC-Rome",
+    "EPYC-Rome-v1",
+    "EPYC-Rome-v2",
+    "EPYC-Rome-v3",
+    "EPYC-Milan",
+    "EPYC-Milan-v1",
+    "EPYC-Milan-v2",
+    "EPYC-Genoa",
+    "EPYC-Genoa-v1",
+    "EPYC-Turin",
 ];
 
 /// Inputs of an SNP launch.
@@ -158,23 +171,30 @@ fn metadata_pages(
 
 /// The SNP launch digest (`--mode snp`).
 pub fn snp_launch_digest(l: &SnpLaunch<'_>) -> Result<[u8; 48], MeasureError> {
-    let ovmf = Ovmf::parse(l.ovmf, FOUR_GB)?;
     let mut gctx = match l.ovmf_hash {
         Some(seed) => Gctx::with_seed(seed),
-        None => {
-            let mut g = Gctx::new();
-            g.update_normal(ovmf.gpa(), ovmf.data())?;
-            g
-        }
+        None => Gctx::new(),
     };
-    metadata_pages(&mut gctx, &ovmf, l.hashes.as_ref(), l.vmm)?;
+    launch_pages(&mut gctx, l)?;
+    Ok(gctx.ld())
+}
+
+/// Every LAUNCH_UPDATE a VMM issues for an OVMF launch, applied to `gctx` in order: the OVMF
+/// pages (skipped when [`SnpLaunch::ovmf_hash`] seeded `gctx`), the metadata sections and the
+/// VMSAs. The emulated AMD-SP runs the same sequence.
+pub fn launch_pages(gctx: &mut Gctx, l: &SnpLaunch<'_>) -> Result<(), MeasureError> {
+    let ovmf = Ovmf::parse(l.ovmf, FOUR_GB)?;
+    if l.ovmf_hash.is_none() {
+        gctx.update_normal(ovmf.gpa(), ovmf.data())?;
+    }
+    metadata_pages(gctx, &ovmf, l.hashes.as_ref(), l.vmm)?;
     let ap_eip = ovmf.sev_es_reset_eip()?;
     let bsp = vmsa_page(BSP_EIP, l.guest_features, l.vcpu_sig, l.vmm);
     let ap = vmsa_page(ap_eip, l.guest_features, l.vcpu_sig, l.vmm);
     for i in 0..l.vcpus {
         gctx.update_vmsa(if i == 0 { &bsp } else { &ap });
     }
-    Ok(gctx.ld())
+    Ok(())
 }
 
 /// The digest of the OVMF pages alone (`--mode snp:ovmf-hash`), to seed [`SnpLaunch::ovmf_hash`].
@@ -195,10 +215,9 @@ pub fn svsm_launch_digest(
     vcpu_sig: u32,
 ) -> Result<[u8; 48], MeasureError> {
     let o = Ovmf::parse(ovmf, FOUR_GB)?;
-    let end = o
-        .gpa()
-        .checked_sub(vars_size)
-        .ok_or_else(|| MeasureError::Usage("--vars-size is larger than the address space below OVMF".into()))?;
+    let end = o.gpa().checked_sub(vars_size).ok_or_else(|| {
+        MeasureError::Usage("--vars-size is larger than the address space below OVMF".into())
+    })?;
     let s = Ovmf::parse(svsm, end)?;
     let eip = s.svsm_reset_eip()?;
     let mut g = Gctx::new();
@@ -213,7 +232,10 @@ pub fn svsm_launch_digest(
 }
 
 /// The SEV launch digest: SHA-256 of the OVMF image and, with a kernel, the hash table.
-pub fn sev_launch_digest(ovmf: &[u8], hashes: Option<&SevHashes>) -> Result<[u8; 32], MeasureError> {
+pub fn sev_launch_digest(
+    ovmf: &[u8],
+    hashes: Option<&SevHashes>,
+) -> Result<[u8; 32], MeasureError> {
     seves_like(ovmf, hashes, None)
 }
 

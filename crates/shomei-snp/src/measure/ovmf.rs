@@ -37,7 +37,6 @@ pub const SVSM_INFO_GUID: [u8; 16] = efi_guid([
     0xa7, 0x89, 0xa6, 0x12, 0x05, 0x97, 0x4c, 0x4b, 0xa4, 0x9f, 0xcb, 0xb1, 0xfe, 0x9d, 0x1d, 0xdd,
 ]);
 
-
 /// SEV metadata section types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SectionType {
@@ -160,17 +159,24 @@ impl<'a> Ovmf<'a> {
             return Ok(());
         };
         let offset_from_end = usize::try_from(u32_at(entry, "SEV metadata")?).unwrap_or(usize::MAX);
-        let start = self.data.len().checked_sub(offset_from_end).ok_or_else(|| {
-            MeasureError::Firmware("SEV metadata offset points before the image".into())
-        })?;
+        let start = self
+            .data
+            .len()
+            .checked_sub(offset_from_end)
+            .ok_or_else(|| {
+                MeasureError::Firmware("SEV metadata offset points before the image".into())
+            })?;
         let mut r = Reader::new(self.data);
         r.take(start, "image").map_err(fw)?;
         let sig: [u8; 4] = r.array("SEV metadata signature").map_err(fw)?;
-        let size = usize::try_from(r.u32_le("SEV metadata size").map_err(fw)?).unwrap_or(usize::MAX);
+        let size =
+            usize::try_from(r.u32_le("SEV metadata size").map_err(fw)?).unwrap_or(usize::MAX);
         let version = r.u32_le("SEV metadata version").map_err(fw)?;
         let num_items = r.u32_le("SEV metadata item count").map_err(fw)?;
         if &sig != b"ASEV" {
-            return Err(MeasureError::Firmware("Wrong SEV metadata signature".into()));
+            return Err(MeasureError::Firmware(
+                "Wrong SEV metadata signature".into(),
+            ));
         }
         if version != 1 {
             return Err(MeasureError::Firmware("Wrong SEV metadata version".into()));

@@ -55,7 +55,8 @@ const PAT_DEFAULT: u64 = 0x0007_0406_0007_0406;
 /// The VMSA of a vCPU starting at `eip` (real mode, CS base = eip & 0xFFFF0000).
 pub fn vmsa_page(eip: u32, sev_features: u64, vcpu_sig: u32, vmm: VmmType) -> [u8; 4096] {
     let (mut cs_flags, ss_flags, tr_flags) = (0x9b, 0x93, 0x8b);
-    let (mut g_pat, mut rdx, mut mxcsr, mut fcw) = (PAT_DEFAULT, u64::from(vcpu_sig), 0x1f80u32, 0x37fu16);
+    let (mut g_pat, mut rdx, mut mxcsr, mut fcw) =
+        (PAT_DEFAULT, u64::from(vcpu_sig), 0x1f80u32, 0x37fu16);
     let (mut ss_flags, mut tr_flags) = (ss_flags, tr_flags);
     match vmm {
         VmmType::Qemu => {}
