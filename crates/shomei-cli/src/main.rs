@@ -4,6 +4,7 @@
 //! `rejected: <check>: <detail>`), 2 usage, input or I/O error.
 
 mod bench;
+mod emulate;
 mod fetch;
 mod input;
 mod measure;

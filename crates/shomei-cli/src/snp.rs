@@ -24,6 +24,8 @@ pub enum SnpCommand {
     Fetch(crate::fetch::FetchCommand),
     /// Calculate the launch digest (sev-snp-measure's flags and output).
     Measure(Box<crate::measure::MeasureArgs>),
+    /// Launch a guest on an emulated AMD-SP and write its report, certificates and test root.
+    Emulate(Box<crate::emulate::EmulateArgs>),
 }
 
 #[derive(Args)]
@@ -50,6 +52,10 @@ pub struct VerifyArgs {
     /// directory of such files (repeatable). The AMD roots are built in.
     #[arg(long)]
     certs: Vec<PathBuf>,
+    /// Trust this root (PEM: ARK with its ASK and ASVK) instead of AMD's built-in roots, e.g. an
+    /// emulated one (repeatable). Nothing but AMD's roots is trusted without it.
+    #[arg(long)]
+    trust_root: Vec<PathBuf>,
     /// A CRL signed by the ARK (DER or PEM; repeatable).
     #[arg(long)]
     crl: Vec<PathBuf>,
@@ -100,6 +106,7 @@ pub fn run(cmd: SnpCommand) -> Result<Outcome> {
         SnpCommand::Verify(a) => verify_cmd(*a),
         SnpCommand::Fetch(f) => crate::fetch::run(f),
         SnpCommand::Measure(m) => crate::measure::run(*m),
+        SnpCommand::Emulate(e) => crate::emulate::run(*e),
     }
 }
 
@@ -356,7 +363,10 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         }
     }
 
-    let opts = VerifyOptions::at(at).with_product(a.product);
+    let anchors = trust_roots(&a.trust_root)?;
+    let opts = VerifyOptions::at(at)
+        .with_product(a.product)
+        .with_anchors(anchors.as_ref().unwrap_or(shomei_snp::TrustAnchors::amd()));
     match verify(&bytes, &collateral, &opts) {
         Ok(v) => {
             let violations = policy.appraise(&v);
@@ -404,6 +414,36 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         Err(e @ Error::MissingCollateral(_)) => Err(anyhow::Error::new(e)),
         Err(e) => Err(anyhow::Error::new(e)).with_context(|| format!("{}", a.report.display())),
     }
+}
+
+/// The roots named with --trust-root: each file holds an ARK (self-signed) and the ASK and ASVK
+/// it signed.
+fn trust_roots(paths: &[PathBuf]) -> Result<Option<shomei_snp::TrustAnchors>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut anchors = shomei_snp::TrustAnchors::empty();
+    for p in paths {
+        let certs = shomei_core::x509::parse_certificates(&input::read(p)?)
+            .with_context(|| format!("{}: trust root", p.display()))?;
+        let by_prefix = |prefix: &str| {
+            certs
+                .iter()
+                .find(|c| c.subject_cn().is_some_and(|cn| cn.starts_with(prefix)))
+                .cloned()
+        };
+        let ark = by_prefix("ARK-").with_context(|| format!("{}: no ARK-* certificate", p.display()))?;
+        let name = ark.subject_cn().unwrap_or_default();
+        let product: Product = name.trim_start_matches("ARK-").parse().map_err(anyhow::Error::msg)?;
+        let p_name = product.kds_name();
+        let ask = by_prefix(&format!("SEV-{p_name}")).with_context(|| format!("{}: no SEV-{p_name} (ASK)", p.display()))?;
+        let asvk = by_prefix(&format!("SEV-VLEK-{p_name}"))
+            .with_context(|| format!("{}: no SEV-VLEK-{p_name} (ASVK)", p.display()))?;
+        let root = shomei_snp::AmdRoot::new(product, ark, ask, asvk)
+            .with_context(|| format!("{}: the ARK does not sign its ASK and ASVK", p.display()))?;
+        anchors = anchors.with_root(root);
+    }
+    Ok(Some(anchors))
 }
 
 fn reject(json: bool, at: UnixTime, check: &str, detail: String) -> Result<Outcome> {
