@@ -176,9 +176,14 @@ impl EmulatedChip {
     /// The VCEK for the chip's REPORTED TCB: the same key every time for the same chip and TCB,
     /// as AMD derives it; the certificate is issued by the test root's ASK.
     pub fn vcek(&self) -> Result<TestVek, EmuError> {
+        self.vcek_for(&self.tcb)
+    }
+
+    /// The VCEK for any TCB (what a KDS serves when asked for it).
+    pub fn vcek_for(&self, tcb: &Tcb) -> Result<TestVek, EmuError> {
         let hwid = self.chip_id()[..self.product().hwid_len()].to_vec();
-        let spec = self.root.vcek_spec(self.tcb, hwid);
-        self.root.issue_vek_for(&spec, self.vcek_key(&self.tcb)?)
+        let spec = self.root.vcek_spec(*tcb, hwid);
+        self.root.issue_vek_for(&spec, self.vcek_key(tcb)?)
     }
 
     /// Loads a VLEK for a cloud provider (SNP_VLEK_LOAD); reports can then be VLEK-signed.

@@ -485,6 +485,8 @@ impl TestVek {
 }
 
 mod chip;
+pub mod kds;
+pub mod tsm;
 pub use chip::{EmulatedChip, Guest, IdAuthor, IdBlockInput, Launch, ReportRequest};
 
 /// Fields of a report to build (everything else zero).
