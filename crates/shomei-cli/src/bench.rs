@@ -33,7 +33,7 @@ pub struct Entry {
 }
 
 /// Runs `a` and `b` in alternating batches until `total` has elapsed; returns µs/op of each.
-fn interleaved(
+pub(crate) fn interleaved(
     total: Duration,
     mut a: impl FnMut() -> bool,
     mut b: impl FnMut() -> bool,
@@ -124,7 +124,16 @@ fn snp_measure(seconds: f64) -> Result<Vec<(&'static str, Entry)>> {
         .into_iter()
         .find(|p| std::path::Path::new(p).is_file())
         .context("Debian's OVMF image is not installed (apt-get install ovmf)")?;
-    let args = ["--mode", "snp", "--vcpus", "4", "--vcpu-type", "EPYC-v4", "--ovmf", ovmf];
+    let args = [
+        "--mode",
+        "snp",
+        "--vcpus",
+        "4",
+        "--vcpu-type",
+        "EPYC-v4",
+        "--ovmf",
+        ovmf,
+    ];
     let me = std::env::current_exe().context("cannot find the shomei executable")?;
     let time_one = |peer: bool| -> Result<(Duration, String)> {
         let mut cmd = if peer {
@@ -144,9 +153,21 @@ fn snp_measure(seconds: f64) -> Result<Vec<(&'static str, Entry)>> {
         })?;
         let elapsed = t.elapsed();
         if !out.status.success() {
-            bail!("{} failed: {}", if peer { "sev-snp-measure" } else { "shomei snp measure" }, String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "{} failed: {}",
+                if peer {
+                    "sev-snp-measure"
+                } else {
+                    "shomei snp measure"
+                },
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        let digest = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").to_owned();
+        let digest = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_owned();
         Ok((elapsed, digest))
     };
     let (_, ours) = time_one(false)?;
@@ -163,16 +184,30 @@ fn snp_measure(seconds: f64) -> Result<Vec<(&'static str, Entry)>> {
     }
     let per = |t: Duration| t.as_secs_f64() * 1e6 / f64::from(n);
     let (o, p) = (per(t_ours), per(t_peer));
-    Ok(vec![("snp_measure", Entry { us_per_op: o, baseline_us: p, ratio: o / p })])
+    Ok(vec![(
+        "snp_measure",
+        Entry {
+            us_per_op: o,
+            baseline_us: p,
+            ratio: o / p,
+        },
+    )])
 }
 
 pub fn run(a: BenchArgs) -> Result<Outcome> {
     let family = a.family.as_deref().unwrap_or("all");
     let mut results: Vec<(&'static str, Entry)> = Vec::new();
     match family {
-        "all" | "snp" => results.extend(snp(a.seconds)?),
+        "all" => {
+            results.extend(snp(a.seconds)?);
+            results.extend(crate::dcap::bench(a.seconds)?);
+            results.extend(crate::sgx::bench(a.seconds)?);
+        }
+        "snp" => results.extend(snp(a.seconds)?),
+        "dcap" => results.extend(crate::dcap::bench(a.seconds)?),
+        "sgx" => results.extend(crate::sgx::bench(a.seconds)?),
         "measure" => results.extend(snp_measure(a.seconds)?),
-        other => bail!("unknown family {other:?} (known: snp, measure)"),
+        other => bail!("unknown family {other:?} (known: snp, measure, dcap, sgx)"),
     }
     if a.json {
         let map: serde_json::Map<String, serde_json::Value> = results
@@ -199,6 +234,15 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
             match *k {
                 "snp_verify" | "snp_verify_full_chain" => println!(
                     "{k}: baseline is one aws-lc-rs ECDSA P-384 verification of the same 0x2A0 signed bytes"
+                ),
+                "dcap_verify" => println!(
+                    "{k}: TDX v4 quote, collateral verified once; baseline is the 3 aws-lc-rs ECDSA P-256 verifications per quote (PCK certificate, QE report, quote)"
+                ),
+                "dcap_verify_full" => println!(
+                    "{k}: TDX v4 quote and collateral from bytes; baseline is the 9 aws-lc-rs ECDSA P-256 verifications (+ Root CA CRL, TCB Signing cert, TCB Info, QE Identity, PCK CA cert, PCK CRL)"
+                ),
+                "sgx_la_handshake" => println!(
+                    "{k}: LAv2 msg1/msg2/msg3 between two enclaves on one emulated CPU, policies and channels included; baseline is its crypto (2 P-256 key pairs, 2 ECDH, 22 AES-CMAC, 4 SHA-256, 2 AES-GCM keys)"
                 ),
                 "snp_measure" => println!(
                     "{k}: whole process on Debian's OVMF_CODE_4M.fd, baseline is sev-snp-measure (same digest): {:.1}x faster",

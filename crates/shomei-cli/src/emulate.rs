@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
-use shomei_snp::measure::{vcpu_type_sig, SevHashes, SnpLaunch, VmmType};
+use shomei_snp::measure::{SevHashes, SnpLaunch, VmmType, vcpu_type_sig};
 use shomei_snp::{Product, SigningKey, Tcb};
 use shomei_snp_emu::{EmulatedChip, KeySizeOpt, ReportRequest, RootOptions, TestRoot};
 
-use crate::{input, Outcome};
+use crate::{Outcome, input};
 
 #[derive(Args)]
 pub struct EmulateArgs {
@@ -78,15 +78,36 @@ pub fn run(a: EmulateArgs) -> Result<Outcome> {
         other => bail!("--rsa-bits {other}: 2048 or 4096"),
     };
     let policy = u64::from_str_radix(a.policy.trim_start_matches("0x"), 16).context("--policy")?;
-    let root = Arc::new(TestRoot::generate(a.product, RootOptions { rsa_bits, ..RootOptions::default() })?);
+    let root = Arc::new(TestRoot::generate(
+        a.product,
+        RootOptions {
+            rsa_bits,
+            ..RootOptions::default()
+        },
+    )?);
     let tcb = if a.product.has_fmc() {
-        Tcb { fmc: Some(1), bootloader: 1, tee: 1, snp: 4, microcode: 82 }
+        Tcb {
+            fmc: Some(1),
+            bootloader: 1,
+            tee: 1,
+            snp: 4,
+            microcode: 82,
+        }
     } else {
-        Tcb { fmc: None, bootloader: 3, tee: 0, snp: 8, microcode: 115 }
+        Tcb {
+            fmc: None,
+            bootloader: 3,
+            tee: 0,
+            snp: 8,
+            microcode: 115,
+        }
     };
     let mut chip = EmulatedChip::new(root.clone(), *b"shomei emulated chip secret, v1!", tcb);
     chip.mask_chip_id = a.mask_chip_id;
-    chip.current_tcb = a.current_microcode.map(|m| Tcb { microcode: m, ..tcb });
+    chip.current_tcb = a.current_microcode.map(|m| Tcb {
+        microcode: m,
+        ..tcb
+    });
     if let Some(csp) = &a.vlek {
         chip.load_vlek(csp)?;
     }
@@ -97,7 +118,11 @@ pub fn run(a: EmulateArgs) -> Result<Outcome> {
         let hashes = match &a.kernel {
             Some(k) => Some(SevHashes::new(
                 &input::read(k)?,
-                a.initrd.as_ref().map(|p| input::read(p)).transpose()?.as_deref(),
+                a.initrd
+                    .as_ref()
+                    .map(|p| input::read(p))
+                    .transpose()?
+                    .as_deref(),
                 a.append.as_deref(),
             )),
             None => None,
@@ -105,7 +130,8 @@ pub fn run(a: EmulateArgs) -> Result<Outcome> {
         launch.load_ovmf(&SnpLaunch {
             ovmf: &ovmf,
             vcpus: a.vcpus,
-            vcpu_sig: vcpu_type_sig(&a.vcpu_type).with_context(|| format!("unknown --vcpu-type {}", a.vcpu_type))?,
+            vcpu_sig: vcpu_type_sig(&a.vcpu_type)
+                .with_context(|| format!("unknown --vcpu-type {}", a.vcpu_type))?,
             guest_features: 0x1,
             vmm: VmmType::Qemu,
             hashes,
@@ -116,10 +142,15 @@ pub fn run(a: EmulateArgs) -> Result<Outcome> {
     let mut req = ReportRequest::new(fixed::<64>(a.report_data.as_deref(), "--report-data")?);
     req.version = a.report_version;
     req.vmpl = a.vmpl;
-    req.signer = if a.vlek.is_some() { SigningKey::Vlek } else { SigningKey::Vcek };
+    req.signer = if a.vlek.is_some() {
+        SigningKey::Vlek
+    } else {
+        SigningKey::Vcek
+    };
     let (report, table) = guest.extended_report(&req)?;
 
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     let write = |name: &str, data: &[u8]| -> Result<()> {
         let p = a.out.join(name);
         std::fs::write(&p, data).with_context(|| format!("cannot write {}", p.display()))
@@ -134,8 +165,15 @@ pub fn run(a: EmulateArgs) -> Result<Outcome> {
     if a.vlek.is_none() {
         write("vcek.der", chip.vcek()?.certificate.der())?;
     }
-    println!("emulated {} guest, measurement {}", a.product, hex::encode(guest.measurement));
-    println!("wrote {}/{{trust-root.pem,report.bin,certs.bin}}", a.out.display());
+    println!(
+        "emulated {} guest, measurement {}",
+        a.product,
+        hex::encode(guest.measurement)
+    );
+    println!(
+        "wrote {}/{{trust-root.pem,report.bin,certs.bin}}",
+        a.out.display()
+    );
     println!(
         "verify: shomei snp verify {0}/report.bin --certs {0}/certs.bin --trust-root {0}/trust-root.pem",
         a.out.display()

@@ -4,10 +4,12 @@
 //! `rejected: <check>: <detail>`), 2 usage, input or I/O error.
 
 mod bench;
+mod dcap;
 mod emulate;
 mod fetch;
 mod input;
 mod measure;
+mod sgx;
 mod snp;
 
 use std::process::ExitCode;
@@ -27,6 +29,12 @@ enum Command {
     /// AMD SEV-SNP attestation reports.
     #[command(subcommand)]
     Snp(Box<snp::SnpCommand>),
+    /// Intel DCAP quotes: SGX (v3) and TDX (v4, v5).
+    #[command(subcommand)]
+    Dcap(dcap::DcapCommand),
+    /// Intel SGX local attestation on an emulated SGX CPU.
+    #[command(subcommand)]
+    Sgx(sgx::SgxCommand),
     /// Verifications per second on the real vectors, against the raw crypto in the same run.
     Bench(bench::BenchArgs),
 }
@@ -45,6 +53,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Snp(c) => snp::run(*c),
+        Command::Dcap(c) => dcap::run(c),
+        Command::Sgx(c) => sgx::run(c),
         Command::Bench(a) => bench::run(a),
     };
     match result {

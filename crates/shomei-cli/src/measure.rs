@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use shomei_snp::measure::{
-    self, cpu_sig, vcpu_type_sig, Ovmf, SevHashes, SnpLaunch, VmmType, BSP_EIP, FOUR_GB,
+    self, BSP_EIP, FOUR_GB, Ovmf, SevHashes, SnpLaunch, VmmType, cpu_sig, vcpu_type_sig,
 };
 
-use crate::{input, Outcome};
+use crate::{Outcome, input};
 
 fn auto_int(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -26,7 +26,9 @@ fn auto_int(s: &str) -> Result<u64, String> {
 }
 
 #[derive(Args)]
-#[command(about = "Calculate the AMD SEV/SEV-ES/SEV-SNP guest launch measurement (sev-snp-measure compatible)")]
+#[command(
+    about = "Calculate the AMD SEV/SEV-ES/SEV-SNP guest launch measurement (sev-snp-measure compatible)"
+)]
 pub struct MeasureArgs {
     /// Guest mode.
     #[arg(long, value_parser = ["sev", "seves", "snp", "snp:ovmf-hash", "snp:svsm"])]
@@ -162,7 +164,11 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
         Some(k) => {
             let kernel = input::read(k)?;
             let initrd = a.initrd.as_ref().map(|p| input::read(p)).transpose()?;
-            Some(SevHashes::new(&kernel, initrd.as_deref(), a.append.as_deref()))
+            Some(SevHashes::new(
+                &kernel,
+                initrd.as_deref(),
+                a.append.as_deref(),
+            ))
         }
         None => None,
     };
@@ -190,7 +196,12 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
             if a.dump_vmsa {
                 let ap = Ovmf::parse(&ovmf, FOUR_GB)?.sev_es_reset_eip()?;
                 dump((0..vcpus).map(|i| {
-                    measure::vmsa_page(if i == 0 { BSP_EIP } else { ap }, a.guest_features, vcpu_sig, vmm)
+                    measure::vmsa_page(
+                        if i == 0 { BSP_EIP } else { ap },
+                        a.guest_features,
+                        vcpu_sig,
+                        vmm,
+                    )
                 }))?;
             }
             print(&ld, "SEV_SNP", &a);
@@ -221,7 +232,9 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
             let ld = measure::seves_launch_digest(&ovmf, hashes.as_ref(), vcpus, vcpu_sig, vmm)?;
             if a.dump_vmsa {
                 let ap = Ovmf::parse(&ovmf, FOUR_GB)?.sev_es_reset_eip()?;
-                dump((0..vcpus).map(|i| measure::vmsa_page(if i == 0 { BSP_EIP } else { ap }, 0, vcpu_sig, vmm)))?;
+                dump((0..vcpus).map(|i| {
+                    measure::vmsa_page(if i == 0 { BSP_EIP } else { ap }, 0, vcpu_sig, vmm)
+                }))?;
             }
             print(&ld, "SEV_ES", &a);
         }
@@ -229,7 +242,11 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
             if a.dump_vmsa {
                 bail!("--dump-vmsa is not available in the selected mode");
             }
-            print(&measure::sev_launch_digest(&ovmf, hashes.as_ref())?, "SEV", &a);
+            print(
+                &measure::sev_launch_digest(&ovmf, hashes.as_ref())?,
+                "SEV",
+                &a,
+            );
         }
     }
     Ok(Outcome::Ok)

@@ -432,11 +432,16 @@ fn trust_roots(paths: &[PathBuf]) -> Result<Option<shomei_snp::TrustAnchors>> {
                 .find(|c| c.subject_cn().is_some_and(|cn| cn.starts_with(prefix)))
                 .cloned()
         };
-        let ark = by_prefix("ARK-").with_context(|| format!("{}: no ARK-* certificate", p.display()))?;
+        let ark =
+            by_prefix("ARK-").with_context(|| format!("{}: no ARK-* certificate", p.display()))?;
         let name = ark.subject_cn().unwrap_or_default();
-        let product: Product = name.trim_start_matches("ARK-").parse().map_err(anyhow::Error::msg)?;
+        let product: Product = name
+            .trim_start_matches("ARK-")
+            .parse()
+            .map_err(anyhow::Error::msg)?;
         let p_name = product.kds_name();
-        let ask = by_prefix(&format!("SEV-{p_name}")).with_context(|| format!("{}: no SEV-{p_name} (ASK)", p.display()))?;
+        let ask = by_prefix(&format!("SEV-{p_name}"))
+            .with_context(|| format!("{}: no SEV-{p_name} (ASK)", p.display()))?;
         let asvk = by_prefix(&format!("SEV-VLEK-{p_name}"))
             .with_context(|| format!("{}: no SEV-VLEK-{p_name} (ASVK)", p.display()))?;
         let root = shomei_snp::AmdRoot::new(product, ark, ask, asvk)

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn shomei(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shomei")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_shomei"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -31,16 +34,57 @@ fn emulated_guest_verifies_only_under_its_named_root() {
         let dir = std::env::temp_dir().join(format!("shomei-emu-{}-{product}", std::process::id()));
         let d = dir.display().to_string();
         let (code, out, err) = shomei(&[
-            "snp", "emulate", "--out", &d, "--product", product, "--report-version", version, "--ovmf", &ovmf,
-            "--vcpus", "2", "--report-data", "c0ffee", "--rsa-bits", "2048",
+            "snp",
+            "emulate",
+            "--out",
+            &d,
+            "--product",
+            product,
+            "--report-version",
+            version,
+            "--ovmf",
+            &ovmf,
+            "--vcpus",
+            "2",
+            "--report-data",
+            "c0ffee",
+            "--rsa-bits",
+            "2048",
         ]);
         assert_eq!(code, 0, "{err}");
-        let (code, measured, _) = shomei(&["snp", "measure", "--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-v4", "--ovmf", &ovmf]);
+        let (code, measured, _) = shomei(&[
+            "snp",
+            "measure",
+            "--mode",
+            "snp",
+            "--vcpus",
+            "2",
+            "--vcpu-type",
+            "EPYC-v4",
+            "--ovmf",
+            &ovmf,
+        ]);
         assert_eq!(code, 0);
-        assert!(out.contains(measured.trim()), "emulated {out} vs measured {measured}");
+        assert!(
+            out.contains(measured.trim()),
+            "emulated {out} vs measured {measured}"
+        );
         let report = p(&dir, "report.bin");
         let (certs, root) = (p(&dir, "certs.bin"), p(&dir, "trust-root.pem"));
-        let mut ok_args = vec!["snp", "verify", &report, "--certs", &certs, "--trust-root", &root, "--measurement", measured.trim(), "--report-data", "c0ffee", "--json"];
+        let mut ok_args = vec![
+            "snp",
+            "verify",
+            &report,
+            "--certs",
+            &certs,
+            "--trust-root",
+            &root,
+            "--measurement",
+            measured.trim(),
+            "--report-data",
+            "c0ffee",
+            "--json",
+        ];
         if version == "2" {
             ok_args.extend(["--product", product]);
         }
@@ -52,7 +96,10 @@ fn emulated_guest_verifies_only_under_its_named_root() {
         // Not under AMD's roots: the report's table carries the emulated ARK.
         let (code, _, err) = shomei(&["snp", "verify", &report, "--certs", &certs]);
         assert_eq!(code, 1);
-        assert!(err.starts_with("rejected: root_of_trust: ") && err.contains("not AMD's"), "{err}");
+        assert!(
+            err.starts_with("rejected: root_of_trust: ") && err.contains("not AMD's"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }
@@ -62,11 +109,34 @@ fn emulated_policy_violations_are_named() {
     let dir = std::env::temp_dir().join(format!("shomei-emu-pol-{}", std::process::id()));
     let d = dir.display().to_string();
     let (code, _, err) = shomei(&[
-        "snp", "emulate", "--out", &d, "--policy", "0xb0000", "--vmpl", "1", "--current-microcode", "120", "--rsa-bits", "2048",
+        "snp",
+        "emulate",
+        "--out",
+        &d,
+        "--policy",
+        "0xb0000",
+        "--vmpl",
+        "1",
+        "--current-microcode",
+        "120",
+        "--rsa-bits",
+        "2048",
     ]);
     assert_eq!(code, 0, "{err}");
-    let (report, certs, root) = (p(&dir, "report.bin"), p(&dir, "certs.bin"), p(&dir, "trust-root.pem"));
-    let base = ["snp", "verify", report.as_str(), "--certs", certs.as_str(), "--trust-root", root.as_str()];
+    let (report, certs, root) = (
+        p(&dir, "report.bin"),
+        p(&dir, "certs.bin"),
+        p(&dir, "trust-root.pem"),
+    );
+    let base = [
+        "snp",
+        "verify",
+        report.as_str(),
+        "--certs",
+        certs.as_str(),
+        "--trust-root",
+        root.as_str(),
+    ];
     let (code, _, err) = shomei(&base);
     assert_eq!((code, err.trim()), (1, err.trim()));
     assert!(err.starts_with("rejected: debug: "), "{err}");
@@ -77,9 +147,19 @@ fn emulated_policy_violations_are_named() {
     };
     let (_, _, err) = with(&["--allow-debug"]);
     assert!(err.starts_with("rejected: provisional_firmware: "), "{err}");
-    let (_, _, err) = with(&["--allow-debug", "--allow-provisional-firmware", "--vmpl", "0"]);
+    let (_, _, err) = with(&[
+        "--allow-debug",
+        "--allow-provisional-firmware",
+        "--vmpl",
+        "0",
+    ]);
     assert!(err.starts_with("rejected: vmpl: "), "{err}");
-    let (code, _, err) = with(&["--allow-debug", "--allow-provisional-firmware", "--vmpl", "1"]);
+    let (code, _, err) = with(&[
+        "--allow-debug",
+        "--allow-provisional-firmware",
+        "--vmpl",
+        "1",
+    ]);
     assert_eq!(code, 0, "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

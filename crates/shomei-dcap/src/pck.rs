@@ -8,7 +8,7 @@
 //! SGXExtensions ::= SEQUENCE OF SEQUENCE { sgxExtnId OBJECT IDENTIFIER, sgxExtnValue ANY }
 //! ```
 
-use der::asn1::{Any, ObjectIdentifier, OctetStringRef};
+use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
 use der::{Decode, Sequence, Tag, Tagged};
 use serde::Serialize;
 use shomei_core::x509::{Certificate, X509Error};
@@ -35,9 +35,9 @@ pub const OID_SMT_ENABLED: ObjectIdentifier = oid("1.2.840.113741.1.13.1.7.3");
 
 /// One `{ sgxExtnId, sgxExtnValue }` pair.
 #[derive(Sequence)]
-struct Entry {
+struct Entry<'a> {
     id: ObjectIdentifier,
-    value: Any,
+    value: AnyRef<'a>,
 }
 
 /// The platform configuration (Platform CA certificates only); absent flags are `None`.
@@ -89,10 +89,14 @@ fn der_err(field: &'static str) -> impl FnOnce(der::Error) -> Error {
     }
 }
 
-fn octets<const N: usize>(v: &Any, field: &'static str) -> Result<[u8; N], Error> {
+fn octets<const N: usize>(v: &AnyRef<'_>, field: &'static str) -> Result<[u8; N], Error> {
     let o: OctetStringRef<'_> = v.decode_as().map_err(der_err(field))?;
-    <[u8; N]>::try_from(o.as_bytes())
-        .map_err(|_| err(format!("{field} is {} bytes, expected {N}", o.as_bytes().len())))
+    <[u8; N]>::try_from(o.as_bytes()).map_err(|_| {
+        err(format!(
+            "{field} is {} bytes, expected {N}",
+            o.as_bytes().len()
+        ))
+    })
 }
 
 fn set_once<T>(slot: &mut Option<T>, v: T, field: &'static str) -> Result<(), Error> {
@@ -109,17 +113,24 @@ struct Tcb {
     cpu_svn: [u8; 16],
 }
 
-fn tcb(v: &Any) -> Result<Tcb, Error> {
-    let entries: Vec<Entry> = v.decode_as().map_err(der_err("TCB"))?;
+fn tcb(v: &AnyRef<'_>) -> Result<Tcb, Error> {
+    let entries: Vec<Entry<'_>> = v.decode_as().map_err(der_err("TCB"))?;
     let mut comps: [Option<u8>; 16] = [None; 16];
     let (mut pce_svn, mut cpu_svn) = (None, None);
     for e in &entries {
         if e.id == OID_PCESVN {
-            set_once(&mut pce_svn, e.value.decode_as::<u16>().map_err(der_err("PCESVN"))?, "PCESVN")?;
+            set_once(
+                &mut pce_svn,
+                e.value.decode_as::<u16>().map_err(der_err("PCESVN"))?,
+                "PCESVN",
+            )?;
         } else if e.id == OID_CPUSVN {
             set_once(&mut cpu_svn, octets::<16>(&e.value, "CPUSVN")?, "CPUSVN")?;
         } else if let Some(i) = component_index(&e.id) {
-            let svn = e.value.decode_as::<u8>().map_err(der_err("TCB component SVN"))?;
+            let svn = e
+                .value
+                .decode_as::<u8>()
+                .map_err(der_err("TCB component SVN"))?;
             if let Some(slot) = comps.get_mut(i) {
                 set_once(slot, svn, "TCB component SVN")?;
             }
@@ -136,21 +147,21 @@ fn tcb(v: &Any) -> Result<Tcb, Error> {
     })
 }
 
-/// `1.2.840.113741.1.13.1.2.N` for N in 1..=16 → index N-1.
+/// `1.2.840.113741.1.13.1.2.N` for N in 1..=16 → index N-1 (compared on the encoded arcs: the
+/// TCB OID's bytes and one more byte).
 fn component_index(id: &ObjectIdentifier) -> Option<usize> {
-    let parent = id.parent()?;
-    if parent != OID_TCB {
+    let (last, prefix) = id.as_bytes().split_last()?;
+    if prefix != OID_TCB.as_bytes() {
         return None;
     }
-    let last = id.arcs().last()?;
     match last {
-        1..=16 => usize::try_from(last).ok()?.checked_sub(1),
+        1..=16 => usize::from(*last).checked_sub(1),
         _ => None,
     }
 }
 
-fn configuration(v: &Any) -> Result<PckConfiguration, Error> {
-    let entries: Vec<Entry> = v.decode_as().map_err(der_err("Configuration"))?;
+fn configuration(v: &AnyRef<'_>) -> Result<PckConfiguration, Error> {
+    let entries: Vec<Entry<'_>> = v.decode_as().map_err(der_err("Configuration"))?;
     let mut c = PckConfiguration::default();
     for e in &entries {
         let slot = match e.id {
@@ -159,7 +170,13 @@ fn configuration(v: &Any) -> Result<PckConfiguration, Error> {
             OID_SMT_ENABLED => &mut c.smt_enabled,
             _ => continue,
         };
-        set_once(slot, e.value.decode_as::<bool>().map_err(der_err("Configuration flag"))?, "Configuration flag")?;
+        set_once(
+            slot,
+            e.value
+                .decode_as::<bool>()
+                .map_err(der_err("Configuration flag"))?,
+            "Configuration flag",
+        )?;
     }
     Ok(c)
 }
@@ -175,8 +192,9 @@ impl PckExtensions {
 
     /// Decodes the extension value (`SGXExtensions`).
     pub fn from_der(ext: &[u8]) -> Result<Self, Error> {
-        let entries = Vec::<Entry>::from_der(ext).map_err(der_err("SGXExtensions"))?;
-        let (mut ppid, mut tcb_v, mut pce_id, mut fmspc, mut sgx_type) = (None, None, None, None, None);
+        let entries = Vec::<Entry<'_>>::from_der(ext).map_err(der_err("SGXExtensions"))?;
+        let (mut ppid, mut tcb_v, mut pce_id, mut fmspc, mut sgx_type) =
+            (None, None, None, None, None);
         let (mut instance, mut config) = (None, None);
         for e in &entries {
             match e.id {
@@ -199,7 +217,9 @@ impl PckExtensions {
                     hex::encode(octets::<16>(&e.value, "PlatformInstanceID")?),
                     "PlatformInstanceID",
                 )?,
-                OID_CONFIGURATION => set_once(&mut config, configuration(&e.value)?, "Configuration")?,
+                OID_CONFIGURATION => {
+                    set_once(&mut config, configuration(&e.value)?, "Configuration")?
+                }
                 _ => {}
             }
         }
@@ -225,7 +245,10 @@ mod tests {
     #[test]
     fn component_oids_map_to_indices() {
         assert_eq!(component_index(&oid("1.2.840.113741.1.13.1.2.1")), Some(0));
-        assert_eq!(component_index(&oid("1.2.840.113741.1.13.1.2.16")), Some(15));
+        assert_eq!(
+            component_index(&oid("1.2.840.113741.1.13.1.2.16")),
+            Some(15)
+        );
         assert_eq!(component_index(&OID_PCESVN), None);
         assert_eq!(component_index(&OID_CPUSVN), None);
         assert_eq!(component_index(&OID_FMSPC), None);

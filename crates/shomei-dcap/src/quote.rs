@@ -40,8 +40,8 @@ pub const INTEL_QE_VENDOR_ID: [u8; 16] = [
 #[derive(Debug, Clone, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct QuoteHeader {
-    pub version: U16,        // 0x00
-    pub att_key_type: U16,   // 0x02
+    pub version: U16,      // 0x00
+    pub att_key_type: U16, // 0x02
     /// v4/v5: `tee_type`; v3: `att_key_data_0`, reserved (zero for SGX).
     pub tee_type: U32, // 0x04
     /// v3: the QE SVN. Reserved in the v4/v5 headers; Intel's QVL reads it as the QE SVN.
@@ -106,17 +106,17 @@ impl SgxReportBody {
 pub struct Td10ReportBody {
     /// TEE_TCB_SVN: [0] TDX module ISV SVN, [1] TDX module major version, [2..] per TCB Info.
     pub tee_tcb_svn: [u8; 16], // 0x000
-    pub mr_seam: [u8; 48],        // 0x010
-    pub mr_signer_seam: [u8; 48], // 0x040
-    pub seam_attributes: [u8; 8], // 0x070
-    pub td_attributes: U64,       // 0x078
-    pub xfam: U64,                // 0x080
-    pub mr_td: [u8; 48],          // 0x088
-    pub mr_config_id: [u8; 48],   // 0x0B8
-    pub mr_owner: [u8; 48],       // 0x0E8
+    pub mr_seam: [u8; 48],         // 0x010
+    pub mr_signer_seam: [u8; 48],  // 0x040
+    pub seam_attributes: [u8; 8],  // 0x070
+    pub td_attributes: U64,        // 0x078
+    pub xfam: U64,                 // 0x080
+    pub mr_td: [u8; 48],           // 0x088
+    pub mr_config_id: [u8; 48],    // 0x0B8
+    pub mr_owner: [u8; 48],        // 0x0E8
     pub mr_owner_config: [u8; 48], // 0x118
-    pub rtmr: [[u8; 48]; 4],      // 0x148
-    pub report_data: [u8; 64],    // 0x208
+    pub rtmr: [[u8; 48]; 4],       // 0x148
+    pub report_data: [u8; 64],     // 0x208
 }
 
 const _: () = assert!(core::mem::size_of::<Td10ReportBody>() == TD10_REPORT_BODY_LEN);
@@ -125,9 +125,9 @@ const _: () = assert!(core::mem::size_of::<Td10ReportBody>() == TD10_REPORT_BODY
 #[derive(Debug, Clone, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct Td15ReportBody {
-    pub base: Td10ReportBody,     // 0x000
-    pub tee_tcb_svn2: [u8; 16],   // 0x248
-    pub mr_service_td: [u8; 48],  // 0x258
+    pub base: Td10ReportBody,    // 0x000
+    pub tee_tcb_svn2: [u8; 16],  // 0x248
+    pub mr_service_td: [u8; 48], // 0x258
 }
 
 const _: () = assert!(core::mem::size_of::<Td15ReportBody>() == TD15_REPORT_BODY_LEN);
@@ -323,7 +323,8 @@ fn fixed<'a, const N: usize>(
 ) -> Result<&'a [u8; N], ParseError> {
     let at = r.offset();
     let s = r.take(N, field)?;
-    <&[u8; N]>::try_from(s).map_err(|_| ParseError::new(field, at, ParseErrorKind::Malformed("size")))
+    <&[u8; N]>::try_from(s)
+        .map_err(|_| ParseError::new(field, at, ParseErrorKind::Malformed("size")))
 }
 
 fn layout<'a, T: FromBytes + KnownLayout + Immutable + Unaligned>(
@@ -367,7 +368,8 @@ fn qe_section<'a>(r: &mut Reader<'a>) -> Result<QeSection<'a>, ParseError> {
         Some(k) => k,
     };
     let size = r.u32_le("certification_data.size")?;
-    let size = usize::try_from(size).map_err(|_| invalid("certification_data.size", type_at, u64::from(size)))?;
+    let size = usize::try_from(size)
+        .map_err(|_| invalid("certification_data.size", type_at, u64::from(size)))?;
     let offset = r.offset();
     let data = r.take(size, "certification_data.data")?;
     Ok(QeSection {
@@ -420,10 +422,16 @@ impl<'a> Quote<'a> {
                     1 => (SGX_REPORT_BODY_LEN, Tee::Sgx),
                     2 => (TD10_REPORT_BODY_LEN, Tee::Tdx),
                     3 => (TD15_REPORT_BODY_LEN, Tee::Tdx),
-                    other => return Err(invalid("body_descriptor.type", type_at, u64::from(other))),
+                    other => {
+                        return Err(invalid("body_descriptor.type", type_at, u64::from(other)));
+                    }
                 };
                 if body_tee != tee {
-                    return Err(invalid("body_descriptor.type", type_at, u64::from(body_type)));
+                    return Err(invalid(
+                        "body_descriptor.type",
+                        type_at,
+                        u64::from(body_type),
+                    ));
                 }
                 if usize::try_from(size).ok() != Some(expected) {
                     return Err(invalid("body_descriptor.size", size_at, u64::from(size)));

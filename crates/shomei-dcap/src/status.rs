@@ -127,7 +127,10 @@ mod tests {
     #[test]
     fn convergence_follows_intel() {
         // Intel QVL: a component's OutOfDate keeps the platform's configuration requirement.
-        assert_eq!(ConfigurationNeeded.converge(OutOfDate), OutOfDateConfigurationNeeded);
+        assert_eq!(
+            ConfigurationNeeded.converge(OutOfDate),
+            OutOfDateConfigurationNeeded
+        );
         assert_eq!(
             ConfigurationAndSWHardeningNeeded.converge(OutOfDate),
             OutOfDateConfigurationNeeded
