@@ -66,38 +66,53 @@ fn page_digest(page: &[u8], uniform: &mut [Option<[u8; 48]>; 256]) -> [u8; 48] {
     sha384(page)
 }
 
-fn hash_pages(part: &[u8]) -> Vec<[u8; 48]> {
-    let mut uniform = [None; 256];
+fn hash_pages(part: &[u8], uniform: &mut [Option<[u8; 48]>; 256]) -> Vec<[u8; 48]> {
     part.chunks_exact(4096)
-        .map(|p| page_digest(p, &mut uniform))
+        .map(|p| page_digest(p, uniform))
         .collect()
 }
 
-/// SHA-384 of every 4 KiB page, in order; large inputs are split across threads.
+/// SHA-384 of every 4 KiB page, in order. Large inputs are cut into 64 KiB blocks dealt out
+/// round-robin to one thread per core, so that runs of cheap (uniform) pages do not leave one
+/// thread with all the real work.
 fn page_digests(data: &[u8]) -> Vec<[u8; 48]> {
     const PARALLEL_FROM: usize = 64 * 4096;
+    const BLOCK: usize = 16 * 4096;
     let threads = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)
         .clamp(1, 16);
     if threads == 1 || data.len() < PARALLEL_FROM {
-        return hash_pages(data);
+        return hash_pages(data, &mut [None; 256]);
     }
-    let pages = data.len() / 4096;
-    let per_thread = pages.div_ceil(threads) * 4096;
-    std::thread::scope(|scope| {
-        let hash_part = hash_pages;
-        let handles: Vec<_> = data
-            .chunks(per_thread)
-            .map(|part| (part, scope.spawn(move || hash_part(part))))
+    let blocks: Vec<&[u8]> = data.chunks(BLOCK).collect();
+    let hash_share = |t: usize| -> Vec<Vec<[u8; 48]>> {
+        let mut uniform = [None; 256];
+        blocks
+            .iter()
+            .skip(t)
+            .step_by(threads)
+            .map(|b| hash_pages(b, &mut uniform))
+            .collect()
+    };
+    let shares: Vec<Vec<Vec<[u8; 48]>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| (t, scope.spawn(move || hash_share(t))))
             .collect();
-        let mut out = Vec::with_capacity(pages);
-        for (part, h) in handles {
-            // A hashing thread cannot panic; if one ever did, its part is hashed again here.
-            out.extend(h.join().unwrap_or_else(|_| hash_part(part)));
+        handles
+            .into_iter()
+            // A hashing thread cannot panic; if one ever did, its share is hashed again here.
+            .map(|(t, h)| h.join().unwrap_or_else(|_| hash_share(t)))
+            .collect()
+    });
+    let mut iters: Vec<_> = shares.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::with_capacity(data.len() / 4096);
+    for i in 0..blocks.len() {
+        if let Some(block) = iters.get_mut(i % threads).and_then(Iterator::next) {
+            out.extend(block);
         }
-        out
-    })
+    }
+    out
 }
 
 fn page_count(len: u64) -> Result<u64, MeasureError> {
