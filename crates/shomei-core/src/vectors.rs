@@ -1,5 +1,6 @@
 //! Where the real test vectors are: `$SHOMEI_VECTORS`, else `../shared/vectors` from the working
-//! directory, else `../shared/vectors` next to the source tree. Used by tests and `shomei bench`;
+//! directory (or from the repository root when run in a crate directory), else next to the source
+//! tree. Used by tests and `shomei bench`;
 //! a missing folder is an error with instructions, never a silent skip.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,13 @@ pub fn locate() -> Result<PathBuf, NotFound> {
     let candidates: Vec<PathBuf> = match std::env::var_os("SHOMEI_VECTORS") {
         // An explicit setting is the only place looked at.
         Some(v) => vec![PathBuf::from(v)],
-        None => vec![PathBuf::from("../shared/vectors"), source_tree],
+        // From the repository root (the CLI), from a crate directory (cargo test), or next to
+        // the source tree this was built from.
+        None => vec![
+            PathBuf::from("../shared/vectors"),
+            PathBuf::from("../../../shared/vectors"),
+            source_tree,
+        ],
     };
     candidates
         .iter()
