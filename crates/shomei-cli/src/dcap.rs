@@ -21,6 +21,93 @@ pub enum DcapCommand {
     /// Verify a quote's signatures, PCK chain and TCB level with its collateral, then appraise
     /// it against a policy (default: TCB status UpToDate only, collateral not expired).
     Verify(Box<VerifyArgs>),
+    /// Fetch the collateral for a quote's platform from Intel PCS (or a PCCS) into the cache,
+    /// verified before it is cached; prints the cache directory (usable as --collateral).
+    Fetch(FetchArgs),
+}
+
+/// Where PCS collateral comes from and is cached.
+#[derive(Args)]
+pub struct PcsArgs {
+    /// PCS or PCCS base URL (default: Intel PCS; a PCCS also serves the Root CA CRL).
+    #[arg(long)]
+    pcs_url: Option<String>,
+    /// Cache directory (default: $XDG_CACHE_HOME/shomei/pcs or ~/.cache/shomei/pcs).
+    #[arg(long)]
+    pcs_cache: Option<PathBuf>,
+    /// Use the cache only.
+    #[arg(long, conflicts_with = "refresh")]
+    offline: bool,
+    /// Fetch even when the cache holds a valid set.
+    #[arg(long)]
+    refresh: bool,
+}
+
+#[derive(Args)]
+pub struct FetchArgs {
+    /// A quote whose certification data is the PCK chain (names the TEE, FMSPC and PCK CA).
+    quote: PathBuf,
+    #[command(flatten)]
+    pcs: PcsArgs,
+    /// The root the collateral must verify under (default: the Intel SGX Root CA).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// The time that judges expiry (default: now).
+    #[arg(long)]
+    at: Option<UnixTime>,
+}
+
+fn pcs_client(a: &PcsArgs) -> shomei_pcs::PcsClient {
+    use shomei_pcs::{Mode, PcsConfig};
+    let mut config = match &a.pcs_url {
+        Some(url) => PcsConfig::pccs(url),
+        None => PcsConfig::default(),
+    };
+    if let Some(dir) = &a.pcs_cache {
+        config.cache_dir = Some(dir.clone());
+    }
+    config.mode = if a.offline {
+        Mode::Offline
+    } else if a.refresh {
+        Mode::Refresh
+    } else {
+        Mode::Online
+    };
+    shomei_pcs::PcsClient::new(config)
+}
+
+fn anchor_arg(root: Option<&Path>) -> Result<Option<TrustAnchor>> {
+    root.map(|p| {
+        TrustAnchor::from_der_or_pem(&input::read(p)?)
+            .with_context(|| format!("{}: trust anchor", p.display()))
+    })
+    .transpose()
+}
+
+fn fetch_collateral(
+    quote: &[u8],
+    pcs: &PcsArgs,
+    anchor: Option<&TrustAnchor>,
+    at: UnixTime,
+) -> Result<(Collateral, Option<PathBuf>)> {
+    let req = shomei_pcs::CollateralRequest::from_quote(quote)?;
+    let anchor = match anchor {
+        Some(a) => a,
+        None => TrustAnchor::intel().context("the built-in Intel SGX Root CA did not load")?,
+    };
+    Ok(pcs_client(pcs).collateral(&req, anchor, at)?)
+}
+
+fn fetch_cmd(a: FetchArgs) -> Result<Outcome> {
+    let quote = read_quote(&a.quote)?;
+    let anchor = anchor_arg(a.root.as_deref())?;
+    let at = a.at.unwrap_or_else(UnixTime::now);
+    let (_, dir) = fetch_collateral(&quote, &a.pcs, anchor.as_ref(), at)?;
+    match dir {
+        Some(d) => println!("{}", d.display()),
+        None => bail!("no cache directory (set --pcs-cache, or HOME/XDG_CACHE_HOME)"),
+    }
+    Ok(Outcome::Ok)
 }
 
 #[derive(Args)]
@@ -30,8 +117,13 @@ pub struct VerifyArgs {
     /// dcap-qvl's collateral JSON, or a directory of PCS-format files: tcb_info.json,
     /// qe_identity.json, pck_crl.der|pem, root_ca_crl.der|pem, tcb_info_issuer_chain.pem and
     /// optionally qe_identity_issuer_chain.pem, pck_crl_issuer_chain.pem, pck_cert_chain.pem.
-    #[arg(long)]
-    collateral: PathBuf,
+    #[arg(long, required_unless_present = "fetch")]
+    collateral: Option<PathBuf>,
+    /// Fetch the collateral from Intel PCS or a PCCS (through the cache) instead.
+    #[arg(long, conflicts_with = "collateral")]
+    fetch: bool,
+    #[command(flatten)]
+    pcs: PcsArgs,
     /// The PCK certificate (and CA), PEM, for quotes whose certification data is not a PCK
     /// chain (types 1–4).
     #[arg(long)]
@@ -60,6 +152,7 @@ pub struct VerifyArgs {
 pub fn run(cmd: DcapCommand) -> Result<Outcome> {
     match cmd {
         DcapCommand::Verify(a) => verify_cmd(*a),
+        DcapCommand::Fetch(a) => fetch_cmd(a),
     }
 }
 
@@ -184,19 +277,16 @@ struct VerifyJson {
 fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
     let quote = read_quote(&a.quote)?;
     let policy = build_policy(&a)?;
-    let mut collateral = load_collateral(&a.collateral)?;
+    let anchor = anchor_arg(a.root.as_deref())?;
+    let at = a.at.unwrap_or_else(UnixTime::now);
+    let mut collateral = match &a.collateral {
+        Some(path) => load_collateral(path)?,
+        None => fetch_collateral(&quote, &a.pcs, anchor.as_ref(), at)?.0,
+    };
     if let Some(p) = &a.pck_chain {
         collateral.pck_cert_chain = parse_chain("--pck-chain", &input::read(p)?)
             .with_context(|| format!("{}", p.display()))?;
     }
-    let anchor = match &a.root {
-        Some(p) => Some(
-            TrustAnchor::from_der_or_pem(&input::read(p)?)
-                .with_context(|| format!("{}: trust anchor", p.display()))?,
-        ),
-        None => None,
-    };
-    let at = a.at.unwrap_or_else(UnixTime::now);
     let opts = match &anchor {
         Some(root) => VerifyOptions::at(at).with_anchor(root),
         None => VerifyOptions::at(at),

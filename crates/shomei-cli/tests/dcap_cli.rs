@@ -489,3 +489,158 @@ fn an_emulated_tdx_quote_verifies_only_under_the_named_test_root() {
     assert_rejected(&r, "root_of_trust");
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// One route of the test PCCS: path (with query), headers, body.
+type Route = (String, Vec<(String, String)>, Vec<u8>);
+
+/// A PCCS-compatible server on 127.0.0.1 serving `routes`.
+fn pccs(routes: Vec<Route>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).ok();
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+            loop {
+                let mut l = String::new();
+                if reader.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                    break;
+                }
+            }
+            let (status, headers, body) = match routes.iter().find(|r| r.0 == path) {
+                Some((_, h, b)) => (200, h.clone(), b.clone()),
+                None => (404, Vec::new(), Vec::new()),
+            };
+            let mut head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes()).ok();
+            stream.write_all(&body).ok();
+        }
+    });
+    base
+}
+
+fn urlencode(b: &[u8]) -> String {
+    b.iter()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                char::from(*c).to_string()
+            } else {
+                format!("%{c:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn collateral_is_fetched_from_a_pccs_cached_and_used_offline() {
+    use shomei_dcap_emu::{AT, EmulatedPlatform, QuoteBody, Td};
+    let p = EmulatedPlatform::tdx().unwrap();
+    let files: std::collections::HashMap<&str, Vec<u8>> =
+        p.pcs_files().unwrap().into_iter().collect();
+    let chain = urlencode(&files["tcb_info_issuer_chain.pem"]);
+    let base = pccs(vec![
+        (
+            "/tdx/certification/v4/tcb?fmspc=50806F000000".into(),
+            vec![("TCB-Info-Issuer-Chain".into(), chain.clone())],
+            files["tcb_info.json"].clone(),
+        ),
+        (
+            "/tdx/certification/v4/qe/identity".into(),
+            vec![("SGX-Enclave-Identity-Issuer-Chain".into(), chain)],
+            files["qe_identity.json"].clone(),
+        ),
+        (
+            "/sgx/certification/v4/pckcrl?ca=platform&encoding=der".into(),
+            vec![(
+                "SGX-PCK-CRL-Issuer-Chain".into(),
+                urlencode(&files["pck_crl_issuer_chain.pem"]),
+            )],
+            files["pck_crl.der"].clone(),
+        ),
+        (
+            "/sgx/certification/v4/rootcacrl".into(),
+            Vec::new(),
+            hex::encode(&files["root_ca_crl.der"]).into_bytes(),
+        ),
+    ]);
+    let d = tmp("pccs");
+    let quote = p
+        .quote(4, &QuoteBody::Td10(Td::new(b"image").report([0; 64])))
+        .unwrap();
+    std::fs::write(d.join("quote.bin"), &quote).unwrap();
+    std::fs::write(d.join("root.pem"), p.root_pem().unwrap()).unwrap();
+    let (q, root, cache) = (
+        s(&d.join("quote.bin")),
+        s(&d.join("root.pem")),
+        s(&d.join("cache")),
+    );
+    let at = AT.secs().to_string();
+    let r = run(&[
+        "dcap",
+        "fetch",
+        &q,
+        "--pcs-url",
+        &base,
+        "--pcs-cache",
+        &cache,
+        "--root",
+        &root,
+        "--at",
+        &at,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dir = r.stdout.trim().to_owned();
+    assert!(dir.ends_with("tdx/50806F000000/platform"), "{dir}");
+    let r = run(&[
+        "dcap",
+        "verify",
+        &q,
+        "--collateral",
+        &dir,
+        "--root",
+        &root,
+        "--at",
+        &at,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&[
+        "dcap",
+        "verify",
+        &q,
+        "--fetch",
+        "--offline",
+        "--pcs-cache",
+        &cache,
+        "--root",
+        &root,
+        "--at",
+        &at,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Under Intel's root the test collateral is refused before anything is cached.
+    let r = run(&[
+        "dcap",
+        "fetch",
+        &q,
+        "--pcs-url",
+        &base,
+        "--pcs-cache",
+        &s(&d.join("cache2")),
+        "--at",
+        &at,
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!d.join("cache2").exists());
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -9,6 +9,25 @@
 //!                                  ▼   QE identity, TDX module, TCB level, Intel's convergence
 //! ```
 //!
+//! ```no_run
+//! use shomei_core::UnixTime;
+//! use shomei_dcap::{Collateral, Policy, VerifyOptions, verify};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let quote = std::fs::read("quote.dat")?;
+//! let collateral = Collateral::from_dcap_qvl_json(&std::fs::read("collateral.json")?)?;
+//! let at = UnixTime::now(); // the edge reads the clock; verification never does
+//! let verified = verify(&quote, &collateral, &VerifyOptions::at(at))?;
+//! println!("{} {:?}", verified.status(), verified.advisory_ids());
+//! if verified.collateral().is_expired() {
+//!     println!("expired: {:?}", verified.collateral().expired);
+//! }
+//! let violations = Policy::default().appraise(&verified); // empty: acceptable
+//! # let _ = violations;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Pure: no I/O, no clock. Collateral comes from the caller ([`Collateral`]: dcap-qvl's JSON or
 //! PCS-format files), the time is an input, and only the anchor in [`VerifyOptions`] is trusted
 //! (Intel's root by default; another root only when named).

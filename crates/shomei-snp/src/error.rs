@@ -67,7 +67,9 @@ pub enum Rejection {
     UnknownProduct,
     #[error("no trusted AMD root for {product}")]
     NoRoot { product: Product },
-    #[error("the supplied ARK ({subject}) is not AMD's pinned ARK for {product}; a test or emulated root is trusted only when named as a trust anchor")]
+    #[error(
+        "the supplied ARK ({subject}) is not AMD's pinned ARK for {product}; a test or emulated root is trusted only when named as a trust anchor"
+    )]
     ArkNotTrusted { subject: String, product: Product },
     #[error("{cert} is not issued by {issuer}: {detail}")]
     ChainIssuer {
@@ -75,7 +77,9 @@ pub enum Rejection {
         issuer: &'static str,
         detail: String,
     },
-    #[error("{cert} signature does not verify under the trusted {issuer} key (not issued by AMD, or by a root not named as a trust anchor)")]
+    #[error(
+        "{cert} signature does not verify under the trusted {issuer} key (not issued by AMD, or by a root not named as a trust anchor)"
+    )]
     ChainSignature {
         cert: &'static str,
         issuer: &'static str,
