@@ -10,6 +10,37 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// Reads a large file (a firmware image) with one thread per core, each filling its own part of
+/// the buffer: the page faults and copies of a multi-megabyte read then run in parallel.
+pub fn read_large(path: &Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let len = usize::try_from(file.metadata()?.len()).context("file too large")?;
+    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1).clamp(1, 8);
+    if threads == 1 || len < (1 << 20) {
+        return read(path);
+    }
+    let mut buf = vec![0u8; len];
+    let part = len.div_ceil(threads);
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = buf
+            .chunks_mut(part)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let file = &file;
+                scope.spawn(move || file.read_exact_at(chunk, u64::try_from(i * part).unwrap_or(u64::MAX)))
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("reader thread failed"))?
+                .with_context(|| format!("cannot read {}", path.display()))?;
+        }
+        Ok(())
+    })?;
+    Ok(buf)
+}
+
 /// Reads an SNP report: the raw 1184 bytes, the same as hex text, or an Azure HCL report
 /// (`HCLA` header, report at 0x20).
 pub fn report(path: &Path) -> Result<Vec<u8>> {

@@ -124,7 +124,7 @@ fn base64(data: &[u8]) -> String {
 }
 
 pub fn run(a: MeasureArgs) -> Result<Outcome> {
-    let ovmf = input::read(&a.ovmf)?;
+    let ovmf = input::read_large(&a.ovmf)?;
     if a.mode == "snp:ovmf-hash" {
         println!("{}", hex::encode(measure::snp_ovmf_hash(&ovmf)?));
         return Ok(Outcome::Ok);
