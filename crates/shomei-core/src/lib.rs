@@ -5,6 +5,7 @@
 //! Nothing here reads the clock or the network.
 
 pub mod hexfmt;
+pub mod policy;
 pub mod reader;
 pub mod time;
 pub mod vectors;

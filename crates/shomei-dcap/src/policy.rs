@@ -15,30 +15,12 @@
 
 use serde::{Deserialize, Serialize};
 use shomei_core::UnixTime;
+use shomei_core::policy::one_of;
+pub use shomei_core::policy::{HexBytes, Violation};
 
 use crate::quote::td_attributes as td;
 use crate::status::TcbStatus;
 use crate::verify::{CollateralItem, VerifiedQuote};
-
-/// Hex bytes in a policy file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct HexBytes(pub Vec<u8>);
-
-impl TryFrom<String> for HexBytes {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        shomei_core::hexfmt::decode(&s)
-            .map(Self)
-            .map_err(|e| format!("{s:?}: {e}"))
-    }
-}
-
-impl From<HexBytes> for String {
-    fn from(v: HexBytes) -> String {
-        hex::encode(v.0)
-    }
-}
 
 /// A DCAP appraisal policy (TOML; every key optional).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,44 +117,9 @@ impl Default for Policy {
     }
 }
 
-/// One failed policy check: a stable name and a human explanation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    pub check: String,
-    pub detail: String,
-}
-
-impl Violation {
-    fn new(check: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            check: check.into(),
-            detail: detail.into(),
-        }
-    }
-}
-
-impl core::fmt::Display for Violation {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}: {}", self.check, self.detail)
-    }
-}
-
 fn within(date: UnixTime, grace: u64, at: UnixTime) -> bool {
     let grace = i64::try_from(grace).unwrap_or(i64::MAX);
     date.secs().saturating_add(grace) >= at.secs()
-}
-
-fn one_of(check: &str, got: &[u8], allowed: &[HexBytes], out: &mut Vec<Violation>) {
-    if !allowed.is_empty() && !allowed.iter().any(|a| a.0 == got) {
-        out.push(Violation::new(
-            check,
-            format!(
-                "{} is not among the {} accepted value(s)",
-                hex::encode(got),
-                allowed.len()
-            ),
-        ));
-    }
 }
 
 fn exact(check: &str, got: &[u8], want: Option<&HexBytes>, pad: usize, out: &mut Vec<Violation>) {

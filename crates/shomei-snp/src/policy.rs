@@ -6,6 +6,8 @@
 //! refused, CXL refused, SMT allowed, no reference values.
 
 use serde::{Deserialize, Serialize};
+use shomei_core::policy::one_of;
+pub use shomei_core::policy::{HexBytes, Violation};
 
 use crate::bits::{GuestPolicy, PlatformInfo};
 use crate::{Report, SigningKey, Tcb, TcbComponent, VerifiedReport};
@@ -97,26 +99,6 @@ impl TryFrom<String> for MajorMinor {
 impl From<MajorMinor> for String {
     fn from(v: MajorMinor) -> String {
         format!("{}.{}", v.0, v.1)
-    }
-}
-
-/// Hex bytes in a policy file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct HexBytes(pub Vec<u8>);
-
-impl TryFrom<String> for HexBytes {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        shomei_core::hexfmt::decode(&s)
-            .map(Self)
-            .map_err(|e| format!("{s:?}: {e}"))
-    }
-}
-
-impl From<HexBytes> for String {
-    fn from(v: HexBytes) -> String {
-        hex::encode(v.0)
     }
 }
 
@@ -218,47 +200,12 @@ impl Default for Policy {
     }
 }
 
-/// One failed policy check: a stable name and a human explanation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    pub check: String,
-    pub detail: String,
-}
-
-impl Violation {
-    fn new(check: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            check: check.into(),
-            detail: detail.into(),
-        }
-    }
-}
-
-impl core::fmt::Display for Violation {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}: {}", self.check, self.detail)
-    }
-}
-
 fn padded(want: &[u8], len: usize) -> Option<Vec<u8>> {
     (want.len() <= len).then(|| {
         let mut v = want.to_vec();
         v.resize(len, 0);
         v
     })
-}
-
-fn one_of(check: &str, got: &[u8], allowed: &[HexBytes], out: &mut Vec<Violation>) {
-    if !allowed.is_empty() && !allowed.iter().any(|a| a.0 == got) {
-        out.push(Violation::new(
-            check,
-            format!(
-                "{} is not among the {} accepted value(s)",
-                hex::encode(got),
-                allowed.len()
-            ),
-        ));
-    }
 }
 
 impl Policy {
