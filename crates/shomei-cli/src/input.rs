@@ -14,9 +14,13 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 /// the buffer: the page faults and copies of a multi-megabyte read then run in parallel.
 pub fn read_large(path: &Path) -> Result<Vec<u8>> {
     use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let len = usize::try_from(file.metadata()?.len()).context("file too large")?;
-    let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 8);
     if threads == 1 || len < (1 << 20) {
         return read(path);
     }
@@ -28,7 +32,9 @@ pub fn read_large(path: &Path) -> Result<Vec<u8>> {
             .enumerate()
             .map(|(i, chunk)| {
                 let file = &file;
-                scope.spawn(move || file.read_exact_at(chunk, u64::try_from(i * part).unwrap_or(u64::MAX)))
+                scope.spawn(move || {
+                    file.read_exact_at(chunk, u64::try_from(i * part).unwrap_or(u64::MAX))
+                })
             })
             .collect();
         for h in handles {
