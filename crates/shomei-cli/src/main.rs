@@ -11,6 +11,7 @@ mod input;
 mod measure;
 mod sgx;
 mod snp;
+mod tpm;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,9 @@ enum Command {
     /// Intel SGX local attestation on an emulated SGX CPU.
     #[command(subcommand)]
     Sgx(sgx::SgxCommand),
+    /// TPM 2.0: measured-boot event logs (TCG, CCEL, IMA) and quote verification.
+    #[command(subcommand)]
+    Tpm(tpm::TpmCommand),
     /// Verifications per second on the real vectors, against the raw crypto in the same run.
     Bench(bench::BenchArgs),
 }
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Snp(c) => snp::run(*c),
         Command::Dcap(c) => dcap::run(c),
         Command::Sgx(c) => sgx::run(c),
+        Command::Tpm(c) => tpm::run(c),
         Command::Bench(a) => bench::run(a),
     };
     match result {
