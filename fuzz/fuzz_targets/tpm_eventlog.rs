@@ -1,4 +1,4 @@
-//! TCG event logs, CCEL and IMA lists on arbitrary bytes. When a log parses: its records tile the
+//! TCG event logs, CCEL, CEL-TLV and IMA lists on arbitrary bytes. When a log parses: its records tile the
 //! input (each record's offset is inside it, ascending), replay and decoding never panic, and a
 //! second parse gives the same log.
 #![no_main]
@@ -8,6 +8,11 @@ use shomei_tpm::EventLog;
 
 fuzz_target!(|data: &[u8]| {
     let _ = shomei_tpm::ima::parse(data);
+    if let Ok(records) = shomei_tpm::cel::parse(data) {
+        for (bank, regs) in shomei_tpm::cel::replay(&records) {
+            assert!(regs.values().all(|v| v.len() == bank.len()));
+        }
+    }
     let Ok(log) = EventLog::parse(data) else {
         return;
     };

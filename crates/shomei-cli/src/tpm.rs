@@ -38,6 +38,9 @@ pub struct EventlogArgs {
     /// Treat the log as a Linux IMA measurement list (detected for the ASCII form).
     #[arg(long)]
     ima: bool,
+    /// Treat the log as a TCG Canonical Event Log in the TLV encoding (detected).
+    #[arg(long)]
+    cel: bool,
     /// Machine-readable output (snake_case keys).
     #[arg(long)]
     json: bool,
@@ -129,6 +132,9 @@ fn eventlog(a: &EventlogArgs) -> Result<Outcome> {
     let bytes = input::read(&a.log)?;
     if a.ima || looks_like_ascii_ima(&bytes) {
         return ima_log(a, &bytes);
+    }
+    if a.cel || shomei_tpm::cel::looks_like_cel(&bytes) {
+        return cel_log(a, &bytes);
     }
     let log = EventLog::parse(&bytes).with_context(|| format!("{}: event log", a.log.display()))?;
     let ccel = a.ccel || looks_like_ccel(&log);
@@ -222,6 +228,74 @@ struct ImaJson {
     events: usize,
     pcrs: PcrMap,
     template_hash_mismatches: usize,
+}
+
+#[derive(Serialize)]
+struct CelJson {
+    format: &'static str,
+    events: usize,
+    pcrs: PcrMap,
+    /// RTMR0..3 (CC MR indices 1..4), when the log extends any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtmrs: Option<Vec<String>>,
+    /// NV indices extended: bank → index → value.
+    #[serde(skip_serializing_if = "PcrMap::is_empty")]
+    nv: PcrMap,
+}
+
+fn cel_log(a: &EventlogArgs, bytes: &[u8]) -> Result<Outcome> {
+    use shomei_tpm::cel::{self, Register};
+    let records = cel::parse(bytes).with_context(|| format!("{}: CEL", a.log.display()))?;
+    let banks = cel::replay(&records);
+    let (mut pcrs, mut nv) = (PcrMap::new(), PcrMap::new());
+    let mut rtmr_bank: Option<&BTreeMap<Register, Vec<u8>>> = None;
+    for (bank, regs) in &banks {
+        for (reg, v) in regs {
+            let (map, i) = match reg {
+                Register::Pcr(i) => (&mut pcrs, i),
+                Register::NvIndex(i) => (&mut nv, i),
+                Register::CcMr(_) => {
+                    if *bank == HashAlg::Sha384 || rtmr_bank.is_none() {
+                        rtmr_bank = Some(regs);
+                    }
+                    continue;
+                }
+            };
+            map.entry(bank.name().to_owned())
+                .or_default()
+                .insert(i.to_string(), hex::encode(v));
+        }
+    }
+    let rtmrs = rtmr_bank.map(|regs| {
+        (1..=4u32)
+            .map(|i| {
+                regs.get(&Register::CcMr(i))
+                    .map(hex::encode)
+                    .unwrap_or_else(|| "00".repeat(48))
+            })
+            .collect()
+    });
+    let out = CelJson {
+        format: "cel_tlv",
+        events: records.len(),
+        pcrs,
+        rtmrs,
+        nv,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{}: {} CEL records", a.log.display(), out.events);
+        for (bank, m) in &out.pcrs {
+            for (i, v) in m {
+                println!("{bank} PCR{i:<2} {v}");
+            }
+        }
+        for (i, v) in out.rtmrs.iter().flatten().enumerate() {
+            println!("RTMR{i} {v}");
+        }
+    }
+    Ok(Outcome::Ok)
 }
 
 fn ima_log(a: &EventlogArgs, bytes: &[u8]) -> Result<Outcome> {

@@ -290,3 +290,56 @@ fn verify_quote_with_eventlog_rejects_a_log_missing_a_measurement() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A CEL-TLV log written here (TCG Canonical Event Log, TLV encoding): PCR and CC MR records in
+/// SHA-256 and SHA-384; the expected values are extended independently with aws-lc-rs.
+#[test]
+fn cel_tlv_log_replays_pcrs_and_rtmrs() {
+    use aws_lc_rs::digest::{Context, SHA256, SHA384, digest};
+    fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
+        [
+            &[tag][..],
+            &u32::try_from(v.len()).unwrap().to_be_bytes(),
+            v,
+        ]
+        .concat()
+    }
+    fn extend(alg: &'static aws_lc_rs::digest::Algorithm, old: &[u8], d: &[u8]) -> Vec<u8> {
+        let mut c = Context::new(alg);
+        c.update(old);
+        c.update(d);
+        c.finish().as_ref().to_vec()
+    }
+    let d256 = digest(&SHA256, b"kernel").as_ref().to_vec();
+    let d384 = digest(&SHA384, b"container image").as_ref().to_vec();
+    let log = [
+        tlv(0, &[0]),
+        tlv(1, &[9]),
+        tlv(3, &tlv(0x0B, &d256)),
+        tlv(5, b"pcclient event"),
+        tlv(0, &[1]),
+        tlv(108, &[4]),
+        tlv(3, &tlv(0x0C, &d384)),
+        tlv(0x50, b"cos event"),
+    ]
+    .concat();
+    let path = std::env::temp_dir().join(format!("shomei-cel-{}.bin", std::process::id()));
+    std::fs::write(&path, &log).unwrap();
+    let r = shomei(&["tpm", "eventlog", &path.display().to_string(), "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["format"], "cel_tlv");
+    assert_eq!(j["events"], 2);
+    assert_eq!(
+        j["pcrs"]["sha256"]["9"],
+        hex::encode(extend(&SHA256, &[0; 32], &d256))
+    );
+    assert_eq!(j["rtmrs"][3], hex::encode(extend(&SHA384, &[0; 48], &d384)));
+    assert_eq!(j["rtmrs"][0], "00".repeat(48));
+    // A truncated log is an input error naming the field.
+    std::fs::write(&path, &log[..log.len() - 3]).unwrap();
+    let r = shomei(&["tpm", "eventlog", &path.display().to_string()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("CEL"), "{}", r.stderr);
+    std::fs::remove_file(&path).ok();
+}

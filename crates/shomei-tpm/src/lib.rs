@@ -20,6 +20,7 @@
 
 pub mod alg;
 pub mod ccel;
+pub mod cel;
 pub mod credential;
 pub mod decode;
 pub mod ekca;
