@@ -3,50 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn vectors() -> PathBuf {
-    shomei_core::vectors::locate().unwrap_or_else(|e| panic!("{e}"))
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn shomei(args: &[&str]) -> Run {
-    let v = vectors();
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| {
-            a.strip_prefix("V:")
-                .map(|rel| v.join(rel).display().to_string())
-                .unwrap_or_else(|| (*a).to_owned())
-        })
-        .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_shomei"))
-        .args(&args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn assert_rejected(r: &Run, check: &str) {
-    assert_eq!(r.code, 1, "stdout: {} stderr: {}", r.stdout, r.stderr);
-    let lines: Vec<&str> = r.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{}", r.stderr);
-    assert!(
-        lines[0].starts_with(&format!("rejected: {check}: ")),
-        "{}",
-        r.stderr
-    );
-}
+#[allow(unused_imports)]
+use common::{Run, assert_rejected, shomei, vectors};
 
 #[test]
 fn milan_v2_is_verified() {

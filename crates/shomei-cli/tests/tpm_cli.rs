@@ -4,44 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::PathBuf;
-use std::process::Command;
 
-fn vectors() -> PathBuf {
-    shomei_core::vectors::locate().unwrap_or_else(|e| panic!("{e}"))
-}
+mod common;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-}
-
-fn shomei(args: &[&str]) -> Run {
-    let v = vectors();
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| {
-            a.strip_prefix("V:")
-                .map(|rel| v.join(rel).display().to_string())
-                .unwrap_or_else(|| (*a).to_owned())
-        })
-        .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_shomei"))
-        .args(&args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+#[allow(unused_imports)]
+use common::{Run, assert_rejected, shomei, vectors};
 
 fn expected(folder: &str) -> serde_json::Value {
     let b = std::fs::read(vectors().join(format!("tpm/{folder}/expected.json"))).unwrap();
