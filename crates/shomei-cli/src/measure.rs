@@ -124,9 +124,12 @@ fn base64(data: &[u8]) -> String {
 }
 
 pub fn run(a: MeasureArgs) -> Result<Outcome> {
-    let ovmf = input::read_large(&a.ovmf)?;
     if a.mode == "snp:ovmf-hash" {
-        println!("{}", hex::encode(measure::snp_ovmf_hash(&ovmf)?));
+        let digest = match stream_ovmf(&a.ovmf)? {
+            Some(s) => s.seed,
+            None => measure::snp_ovmf_hash(&input::read_large(&a.ovmf)?)?,
+        };
+        println!("{}", hex::encode(digest));
         return Ok(Outcome::Ok);
     }
     if a.initrd.is_some() && a.kernel.is_none() {
@@ -183,8 +186,15 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
                 }
                 None => None,
             };
-            let launch = SnpLaunch {
-                ovmf: &ovmf,
+            // A large image is hashed from the file block by block and only its tail (footer
+            // table, SEV metadata) is kept; if the metadata lies outside that tail, the whole
+            // image is read after all.
+            let streamed = match ovmf_hash {
+                Some(_) => None,
+                None => stream_ovmf(&a.ovmf)?,
+            };
+            let mut launch = SnpLaunch {
+                ovmf: &[],
                 vcpus,
                 vcpu_sig,
                 guest_features: a.guest_features,
@@ -192,9 +202,24 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
                 hashes,
                 ovmf_hash,
             };
-            let ld = measure::snp_launch_digest(&launch)?;
+            let full;
+            let (ld, ovmf) = match streamed.as_ref().and_then(|st| {
+                launch.ovmf = &st.tail;
+                launch.ovmf_hash = Some(st.seed);
+                measure::snp_launch_digest(&launch)
+                    .ok()
+                    .map(|ld| (ld, st.tail.as_slice()))
+            }) {
+                Some(done) => done,
+                None => {
+                    full = input::read_large(&a.ovmf)?;
+                    launch.ovmf = &full;
+                    launch.ovmf_hash = ovmf_hash;
+                    (measure::snp_launch_digest(&launch)?, full.as_slice())
+                }
+            };
             if a.dump_vmsa {
-                let ap = Ovmf::parse(&ovmf, FOUR_GB)?.sev_es_reset_eip()?;
+                let ap = Ovmf::parse(ovmf, FOUR_GB)?.sev_es_reset_eip()?;
                 dump((0..vcpus).map(|i| {
                     measure::vmsa_page(
                         if i == 0 { BSP_EIP } else { ap },
@@ -219,6 +244,7 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
             };
             let svsm_path = a.svsm.as_ref().context("snp:svsm mode requires --svsm")?;
             let svsm = input::read(svsm_path)?;
+            let ovmf = input::read_large(&a.ovmf)?;
             let ld = measure::svsm_launch_digest(&ovmf, vars_size, &svsm, vcpus, vcpu_sig)?;
             if a.dump_vmsa {
                 let o = Ovmf::parse(&ovmf, FOUR_GB)?;
@@ -229,6 +255,7 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
             print(&ld, "SEV_SNP_SVSM", &a);
         }
         "seves" => {
+            let ovmf = input::read_large(&a.ovmf)?;
             let ld = measure::seves_launch_digest(&ovmf, hashes.as_ref(), vcpus, vcpu_sig, vmm)?;
             if a.dump_vmsa {
                 let ap = Ovmf::parse(&ovmf, FOUR_GB)?.sev_es_reset_eip()?;
@@ -242,6 +269,7 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
             if a.dump_vmsa {
                 bail!("--dump-vmsa is not available in the selected mode");
             }
+            let ovmf = input::read_large(&a.ovmf)?;
             print(
                 &measure::sev_launch_digest(&ovmf, hashes.as_ref())?,
                 "SEV",
@@ -250,6 +278,32 @@ pub fn run(a: MeasureArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// A large image's OVMF-pages digest computed from the file, and its tail.
+struct Streamed {
+    tail: Vec<u8>,
+    seed: [u8; 48],
+}
+
+/// For images of 1 MiB and more (whole pages): the digest of the OVMF pages, read 64 KiB at a
+/// time per thread, and the last 256 KiB (where the footer table and SEV metadata live).
+fn stream_ovmf(path: &std::path::Path) -> Result<Option<Streamed>> {
+    use std::os::unix::fs::FileExt;
+    const TAIL: u64 = 256 * 1024;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let len = file.metadata()?.len();
+    if len < (1 << 20) || len % 4096 != 0 {
+        return Ok(None);
+    }
+    let mut tail = vec![0u8; usize::try_from(TAIL.min(len)).context("tail size")?];
+    file.read_exact_at(&mut tail, len - TAIL.min(len))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let read_at =
+        |off: u64, buf: &mut [u8]| file.read_exact_at(buf, off).map_err(|e| e.to_string());
+    let seed = measure::snp_ovmf_hash_from(len, &read_at)?;
+    Ok(Some(Streamed { tail, seed }))
 }
 
 fn dump(pages: impl Iterator<Item = [u8; 4096]>) -> Result<()> {

@@ -104,6 +104,10 @@ fn compare(args: &[String], what: &str) -> bool {
 /// the GUIDed footer table ending 32 bytes before the end.
 fn synthetic_firmware(r: &mut Rng, svsm: bool) -> Vec<u8> {
     let pages = 2 + usize::try_from(r.below(12)).unwrap();
+    synthetic_firmware_of(r, svsm, pages)
+}
+
+fn synthetic_firmware_of(r: &mut Rng, svsm: bool, pages: usize) -> Vec<u8> {
     let mut img = r.bytes(pages * 4096);
     // Sections: random types and sizes in low memory, page aligned; one KERNEL_HASHES page.
     let mut sections: Vec<(u32, u32, u32)> = Vec::new();
@@ -455,4 +459,45 @@ fn full_debian_images_match() {
             assert!(compare(&args, "Debian OVMF"), "{}", fw.display());
         }
     }
+}
+
+/// Images of 1 MiB and more are hashed from the file with only their tail in memory; one whose
+/// SEV metadata sits at its very start (far outside that tail) must still measure correctly.
+#[test]
+fn large_image_with_metadata_far_from_the_end_matches() {
+    require_oracle();
+    let mut r = Rng(0x5eed);
+    let dir = std::env::temp_dir().join(format!("shomei-measure-large-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fw = write(&dir, "large.fd", &synthetic_firmware_of(&mut r, false, 400));
+    for vmm in ["QEMU", "ec2", "gce"] {
+        let args: Vec<String> = [
+            "--mode",
+            "snp",
+            "--vcpus",
+            "3",
+            "--vcpu-type",
+            "EPYC-Genoa",
+            "--vmm-type",
+            vmm,
+            "--ovmf",
+            &fw,
+        ]
+        .iter()
+        .map(s)
+        .collect();
+        let mut digests = 0;
+        assert!(compare_counting(
+            &args,
+            "large synthetic image",
+            &mut digests
+        ));
+        assert_eq!(digests, 1, "both must produce a digest");
+    }
+    let hash_args: Vec<String> = ["--mode", "snp:ovmf-hash", "--ovmf", &fw]
+        .iter()
+        .map(s)
+        .collect();
+    assert!(compare(&hash_args, "ovmf hash of a large image"));
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -72,16 +72,25 @@ fn hash_pages(part: &[u8], uniform: &mut [Option<[u8; 48]>; 256]) -> Vec<[u8; 48
         .collect()
 }
 
+/// Reads `buf.len()` bytes at an offset of a firmware image (a file, for a caller with I/O).
+pub type ReadAt<'a> = dyn Fn(u64, &mut [u8]) -> Result<(), String> + Sync + 'a;
+
+/// Pages are hashed in blocks of 64 KiB.
+const BLOCK: usize = 16 * 4096;
+
+fn thread_count() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 16)
+}
+
 /// SHA-384 of every 4 KiB page, in order. Large inputs are cut into 64 KiB blocks dealt out
 /// round-robin to one thread per core, so that runs of cheap (uniform) pages do not leave one
 /// thread with all the real work.
 fn page_digests(data: &[u8]) -> Vec<[u8; 48]> {
     const PARALLEL_FROM: usize = 64 * 4096;
-    const BLOCK: usize = 16 * 4096;
-    let threads = std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-        .clamp(1, 16);
+    let threads = thread_count();
     if threads == 1 || data.len() < PARALLEL_FROM {
         return hash_pages(data, &mut [None; 256]);
     }
@@ -153,6 +162,59 @@ impl Gctx {
         self.ld = sha384(&info);
     }
 
+    /// Like [`Gctx::update_normal`] for an image of `len` bytes that is read in 64 KiB blocks by
+    /// `read_at(offset, buf)` (which must fill `buf`), one reusable buffer per thread — so a large
+    /// firmware file is never held in memory whole.
+    pub fn update_normal_from(
+        &mut self,
+        gpa: u64,
+        len: u64,
+        read_at: &ReadAt<'_>,
+    ) -> Result<(), MeasureError> {
+        page_count(len)?;
+        let len =
+            usize::try_from(len).map_err(|_| MeasureError::Firmware("image too large".into()))?;
+        let blocks = len.div_ceil(BLOCK);
+        let threads = thread_count();
+        let hash_share = |t: usize| -> Result<Vec<Vec<[u8; 48]>>, MeasureError> {
+            let mut buf = vec![0u8; BLOCK.min(len)];
+            let mut uniform = [None; 256];
+            let mut out = Vec::new();
+            for b in (t..blocks).step_by(threads) {
+                let off = b.saturating_mul(BLOCK);
+                let n = BLOCK.min(len.saturating_sub(off));
+                let chunk = buf
+                    .get_mut(..n)
+                    .ok_or_else(|| MeasureError::Firmware("block size".into()))?;
+                read_at(u64::try_from(off).unwrap_or(u64::MAX), chunk)
+                    .map_err(|e| MeasureError::Firmware(format!("reading the image: {e}")))?;
+                out.push(hash_pages(chunk, &mut uniform));
+            }
+            Ok(out)
+        };
+        let shares: Vec<Vec<Vec<[u8; 48]>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| (t, scope.spawn(move || hash_share(t))))
+                .collect();
+            handles
+                .into_iter()
+                // A hashing thread cannot panic; if one ever did, its share is hashed again here.
+                .map(|(t, h)| h.join().unwrap_or_else(|_| hash_share(t)))
+                .collect::<Result<_, _>>()
+        })?;
+        let mut iters: Vec<_> = shares.into_iter().map(Vec::into_iter).collect();
+        let mut addr = gpa;
+        for i in 0..blocks {
+            if let Some(block) = iters.get_mut(i % threads).and_then(Iterator::next) {
+                for d in &block {
+                    self.update(PageType::Normal, addr, d);
+                    addr = addr.wrapping_add(PAGE);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Measures `data` as NORMAL pages from `gpa` on. The page digests are independent, so they
     /// are computed on every available core; only the PAGE_INFO chain is sequential.
     pub fn update_normal(&mut self, gpa: u64, data: &[u8]) -> Result<(), MeasureError> {
@@ -191,5 +253,37 @@ impl Gctx {
 
     pub fn update_vmsa(&mut self, page: &[u8; 4096]) {
         self.update(PageType::Vmsa, VMSA_GPA, &sha384(page));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_pages_measure_like_pages_in_memory() {
+        // 37 pages: uniform runs and distinct pages, more than one 64 KiB block, a partial block.
+        let mut data = vec![0xFFu8; 37 * 4096];
+        for (i, b) in data.iter_mut().enumerate().skip(5 * 4096).take(9 * 4096) {
+            *b = u8::try_from(i % 251).unwrap_or(0);
+        }
+        let mut a = Gctx::new();
+        a.update_normal(0xFFDB_0000, &data).unwrap();
+        let mut b = Gctx::new();
+        let read_at = |off: u64, buf: &mut [u8]| {
+            let off = usize::try_from(off).map_err(|e| e.to_string())?;
+            let src = data.get(off..off + buf.len()).ok_or("out of range")?;
+            buf.copy_from_slice(src);
+            Ok(())
+        };
+        b.update_normal_from(0xFFDB_0000, u64::try_from(data.len()).unwrap(), &read_at)
+            .unwrap();
+        assert_eq!(a.ld(), b.ld());
+        let failing = |_: u64, _: &mut [u8]| Err("disk on fire".to_owned());
+        assert!(
+            Gctx::new()
+                .update_normal_from(0, 4096 * 20, &failing)
+                .is_err()
+        );
     }
 }

@@ -18,7 +18,7 @@ mod hashes;
 mod ovmf;
 mod vmsa;
 
-pub use gctx::{Gctx, PageType, VMSA_GPA};
+pub use gctx::{Gctx, PageType, ReadAt, VMSA_GPA};
 pub use hashes::SevHashes;
 pub use ovmf::{
     FOOTER_GUID, FOUR_GB, Ovmf, SEV_ES_RESET_BLOCK_GUID, SEV_HASH_TABLE_RV_GUID, SEV_METADATA_GUID,
@@ -202,6 +202,17 @@ pub fn snp_ovmf_hash(ovmf: &[u8]) -> Result<[u8; 48], MeasureError> {
     let o = Ovmf::parse(ovmf, FOUR_GB)?;
     let mut g = Gctx::new();
     g.update_normal(o.gpa(), o.data())?;
+    Ok(g.ld())
+}
+
+/// [`snp_ovmf_hash`] for an image of `len` bytes read block by block by `read_at(offset, buf)`
+/// (see [`Gctx::update_normal_from`]).
+pub fn snp_ovmf_hash_from(len: u64, read_at: &ReadAt<'_>) -> Result<[u8; 48], MeasureError> {
+    let gpa = FOUR_GB
+        .checked_sub(len)
+        .ok_or_else(|| MeasureError::Firmware("firmware image does not fit below 4 GiB".into()))?;
+    let mut g = Gctx::new();
+    g.update_normal_from(gpa, len, read_at)?;
     Ok(g.ld())
 }
 
