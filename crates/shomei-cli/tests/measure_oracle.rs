@@ -501,3 +501,54 @@ fn large_image_with_metadata_far_from_the_end_matches() {
     assert!(compare(&hash_args, "ovmf hash of a large image"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--dump-vmsa` writes the same VMSA pages as sev-snp-measure, for every VMM type.
+#[test]
+fn dumped_vmsas_are_byte_identical() {
+    require_oracle();
+    let v = shomei_core::vectors::locate().unwrap_or_else(|e| panic!("{e}"));
+    let ovmf = v
+        .join("snp/measure/ovmf_AmdSev_suffix.bin")
+        .display()
+        .to_string();
+    for vmm in ["QEMU", "ec2", "gce"] {
+        let base = std::env::temp_dir().join(format!("shomei-vmsa-{}-{vmm}", std::process::id()));
+        let (ours, theirs) = (base.join("ours"), base.join("theirs"));
+        std::fs::create_dir_all(&ours).unwrap();
+        std::fs::create_dir_all(&theirs).unwrap();
+        let args = [
+            "--mode",
+            "snp",
+            "--vcpus",
+            "2",
+            "--vcpu-type",
+            "EPYC-Milan",
+            "--vmm-type",
+            vmm,
+            "--ovmf",
+            &ovmf,
+            "--dump-vmsa",
+        ];
+        let ok = |o: std::process::Output| o.status.success();
+        assert!(ok(Command::new(env!("CARGO_BIN_EXE_shomei"))
+            .args(["snp", "measure"])
+            .args(args)
+            .current_dir(&ours)
+            .output()
+            .unwrap()));
+        assert!(ok(Command::new(ORACLE)
+            .args(args)
+            .current_dir(&theirs)
+            .output()
+            .unwrap()));
+        for f in ["vmsa0.bin", "vmsa1.bin"] {
+            let (a, b) = (
+                std::fs::read(ours.join(f)).unwrap(),
+                std::fs::read(theirs.join(f)).unwrap(),
+            );
+            assert_eq!(a.len(), 4096);
+            assert!(a == b, "{vmm} {f} differs");
+        }
+        std::fs::remove_dir_all(&base).ok();
+    }
+}
