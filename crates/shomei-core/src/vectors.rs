@@ -31,7 +31,8 @@ pub fn locate() -> Result<PathBuf, NotFound> {
     candidates
         .iter()
         .find(|c| c.join("snp").is_dir())
-        .cloned()
+        // Absolute, so that it stays right for a child process in another directory.
+        .map(|c| std::fs::canonicalize(c).unwrap_or_else(|_| c.clone()))
         .ok_or_else(|| NotFound {
             looked: candidates
                 .iter()
