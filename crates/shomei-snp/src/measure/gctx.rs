@@ -54,7 +54,7 @@ fn sha384(data: &[u8]) -> [u8; 48] {
 /// SHA-384 of a page, memoized for uniform pages (one byte repeated): firmware images are mostly
 /// 0xFF padding (518 of the 892 pages of Debian's OVMF_CODE_4M.fd), so hashing each fill byte
 /// once halves the work.
-fn page_digest(page: &[u8], uniform: &mut [Option<[u8; 48]>; 256]) -> [u8; 48] {
+fn page_digest(page: &[u8], uniform: &mut Uniform) -> [u8; 48] {
     if let Some(&first) = page.first() {
         // A comparison with a filled page compiles to memcmp: far cheaper than the hash.
         if page == [first; 4096].as_slice() {
@@ -66,7 +66,7 @@ fn page_digest(page: &[u8], uniform: &mut [Option<[u8; 48]>; 256]) -> [u8; 48] {
     sha384(page)
 }
 
-fn hash_pages(part: &[u8], uniform: &mut [Option<[u8; 48]>; 256]) -> Vec<[u8; 48]> {
+fn hash_pages(part: &[u8], uniform: &mut Uniform) -> Vec<[u8; 48]> {
     part.chunks_exact(4096)
         .map(|p| page_digest(p, uniform))
         .collect()
@@ -85,43 +85,61 @@ fn thread_count() -> usize {
         .clamp(1, 16)
 }
 
-/// SHA-384 of every 4 KiB page, in order. Large inputs are cut into 64 KiB blocks dealt out
-/// round-robin to one thread per core, so that runs of cheap (uniform) pages do not leave one
-/// thread with all the real work.
-fn page_digests(data: &[u8]) -> Vec<[u8; 48]> {
+type Uniform = [Option<[u8; 48]>; 256];
+
+/// Hashes the pages of one block: `(offset, length, scratch buffer, memo)` → page digests.
+type HashBlock<'a> = dyn Fn(usize, usize, &mut Vec<u8>, &mut Uniform) -> Result<Vec<[u8; 48]>, MeasureError>
+    + Sync
+    + 'a;
+
+/// SHA-384 of every 4 KiB page of a `len`-byte image, in order. Large images are cut into
+/// 64 KiB blocks dealt out round-robin to one thread per core (each with its own scratch buffer
+/// and uniform-page memo), so that runs of cheap pages do not leave one thread with all the work.
+fn page_digests(len: usize, hash_block: &HashBlock<'_>) -> Result<Vec<[u8; 48]>, MeasureError> {
     const PARALLEL_FROM: usize = 64 * 4096;
-    let threads = thread_count();
-    if threads == 1 || data.len() < PARALLEL_FROM {
-        return hash_pages(data, &mut [None; 256]);
-    }
-    let blocks: Vec<&[u8]> = data.chunks(BLOCK).collect();
-    let hash_share = |t: usize| -> Vec<Vec<[u8; 48]>> {
-        let mut uniform = [None; 256];
-        blocks
-            .iter()
-            .skip(t)
+    let threads = if len < PARALLEL_FROM {
+        1
+    } else {
+        thread_count()
+    };
+    let blocks = len.div_ceil(BLOCK);
+    let hash_share = |t: usize| -> Result<Vec<Vec<[u8; 48]>>, MeasureError> {
+        let (mut buf, mut uniform) = (Vec::new(), [None; 256]);
+        (t..blocks)
             .step_by(threads)
-            .map(|b| hash_pages(b, &mut uniform))
+            .map(|b| {
+                let off = b.saturating_mul(BLOCK);
+                hash_block(
+                    off,
+                    BLOCK.min(len.saturating_sub(off)),
+                    &mut buf,
+                    &mut uniform,
+                )
+            })
             .collect()
     };
-    let shares: Vec<Vec<Vec<[u8; 48]>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| (t, scope.spawn(move || hash_share(t))))
-            .collect();
-        handles
-            .into_iter()
-            // A hashing thread cannot panic; if one ever did, its share is hashed again here.
-            .map(|(t, h)| h.join().unwrap_or_else(|_| hash_share(t)))
-            .collect()
-    });
+    let shares: Vec<Vec<Vec<[u8; 48]>>> = if threads == 1 {
+        vec![hash_share(0)?]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| (t, scope.spawn(move || hash_share(t))))
+                .collect();
+            handles
+                .into_iter()
+                // A hashing thread cannot panic; if one ever did, its share is hashed again here.
+                .map(|(t, h)| h.join().unwrap_or_else(|_| hash_share(t)))
+                .collect::<Result<_, _>>()
+        })?
+    };
     let mut iters: Vec<_> = shares.into_iter().map(Vec::into_iter).collect();
-    let mut out = Vec::with_capacity(data.len() / 4096);
-    for i in 0..blocks.len() {
+    let mut out = Vec::with_capacity(len / 4096);
+    for i in 0..blocks {
         if let Some(block) = iters.get_mut(i % threads).and_then(Iterator::next) {
             out.extend(block);
         }
     }
-    out
+    Ok(out)
 }
 
 fn page_count(len: u64) -> Result<u64, MeasureError> {
@@ -174,44 +192,13 @@ impl Gctx {
         page_count(len)?;
         let len =
             usize::try_from(len).map_err(|_| MeasureError::Firmware("image too large".into()))?;
-        let blocks = len.div_ceil(BLOCK);
-        let threads = thread_count();
-        let hash_share = |t: usize| -> Result<Vec<Vec<[u8; 48]>>, MeasureError> {
-            let mut buf = vec![0u8; BLOCK.min(len)];
-            let mut uniform = [None; 256];
-            let mut out = Vec::new();
-            for b in (t..blocks).step_by(threads) {
-                let off = b.saturating_mul(BLOCK);
-                let n = BLOCK.min(len.saturating_sub(off));
-                let chunk = buf
-                    .get_mut(..n)
-                    .ok_or_else(|| MeasureError::Firmware("block size".into()))?;
-                read_at(u64::try_from(off).unwrap_or(u64::MAX), chunk)
-                    .map_err(|e| MeasureError::Firmware(format!("reading the image: {e}")))?;
-                out.push(hash_pages(chunk, &mut uniform));
-            }
-            Ok(out)
-        };
-        let shares: Vec<Vec<Vec<[u8; 48]>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| (t, scope.spawn(move || hash_share(t))))
-                .collect();
-            handles
-                .into_iter()
-                // A hashing thread cannot panic; if one ever did, its share is hashed again here.
-                .map(|(t, h)| h.join().unwrap_or_else(|_| hash_share(t)))
-                .collect::<Result<_, _>>()
+        let digests = page_digests(len, &|off, n, buf, uniform| {
+            buf.resize(n, 0);
+            read_at(u64::try_from(off).unwrap_or(u64::MAX), buf)
+                .map_err(|e| MeasureError::Firmware(format!("reading the image: {e}")))?;
+            Ok(hash_pages(buf, uniform))
         })?;
-        let mut iters: Vec<_> = shares.into_iter().map(Vec::into_iter).collect();
-        let mut addr = gpa;
-        for i in 0..blocks {
-            if let Some(block) = iters.get_mut(i % threads).and_then(Iterator::next) {
-                for d in &block {
-                    self.update(PageType::Normal, addr, d);
-                    addr = addr.wrapping_add(PAGE);
-                }
-            }
-        }
+        self.chain_normal(gpa, &digests);
         Ok(())
     }
 
@@ -219,13 +206,23 @@ impl Gctx {
     /// are computed on every available core; only the PAGE_INFO chain is sequential.
     pub fn update_normal(&mut self, gpa: u64, data: &[u8]) -> Result<(), MeasureError> {
         page_count(u64::try_from(data.len()).unwrap_or(u64::MAX))?;
-        let digests = page_digests(data);
+        let digests = page_digests(data.len(), &|off, n, _, uniform| {
+            let block = off
+                .checked_add(n)
+                .and_then(|end| data.get(off..end))
+                .ok_or_else(|| MeasureError::Firmware("block outside the image".into()))?;
+            Ok(hash_pages(block, uniform))
+        })?;
+        self.chain_normal(gpa, &digests);
+        Ok(())
+    }
+
+    fn chain_normal(&mut self, gpa: u64, digests: &[[u8; 48]]) {
         let mut addr = gpa;
-        for d in &digests {
+        for d in digests {
             self.update(PageType::Normal, addr, d);
             addr = addr.wrapping_add(PAGE);
         }
-        Ok(())
     }
 
     fn update_empty(&mut self, t: PageType, gpa: u64, len: u64) -> Result<(), MeasureError> {

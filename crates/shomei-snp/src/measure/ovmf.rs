@@ -9,7 +9,7 @@ use super::MeasureError;
 pub const FOUR_GB: u64 = 0x1_0000_0000;
 
 /// An EFI GUID string → its mixed-endian bytes (first three fields little-endian).
-const fn efi_guid(b: [u8; 16]) -> [u8; 16] {
+pub(super) const fn efi_guid(b: [u8; 16]) -> [u8; 16] {
     [
         b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13],
         b[14], b[15],
