@@ -18,6 +18,7 @@ pub mod appraise;
 pub mod ar4si;
 pub mod ear;
 pub mod error;
+pub mod jwe;
 
 pub use appraise::{
     Anchors, Appraisal, AppraisalContext, Claims, DcapEvidence, Evidence, Family, NamedPolicy,
