@@ -18,7 +18,7 @@ use der::asn1::{BitString, Ia5String, ObjectIdentifier, OctetString, UtcTime};
 use der::{Any, Encode, Tag};
 use shomei_core::UnixTime;
 use shomei_core::x509::{
-    Certificate, Crl, OID_EC_PUBLIC_KEY, OID_P384, OID_RSA_ENCRYPTION, OID_RSASSA_PSS,
+    Certificate, Crl, OID_EC_PUBLIC_KEY, OID_P384, OID_RSA_ENCRYPTION, OID_RSASSA_PSS, pem_encode,
 };
 use shomei_snp::certs::{
     OID_BL_SPL, OID_CSP_ID, OID_FMC_SPL, OID_HWID, OID_PRODUCT_NAME, OID_SNP_SPL,
@@ -266,6 +266,73 @@ impl TestRoot {
             ark,
             ask,
             asvk,
+            opts,
+        })
+    }
+
+    /// The root as PEM: ARK, ASK, ASVK certificates then their PKCS#8 private keys (labelled
+    /// `ARK PRIVATE KEY`, …) — so that an emulated platform keeps one root across runs (its
+    /// certificates are what a verifier is told to trust). Test material only.
+    pub fn to_pem_with_keys(&self) -> Result<String, EmuError> {
+        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+        let mut out = String::new();
+        for c in [&self.ark, &self.ask, &self.asvk] {
+            out.push_str(&pem_encode("CERTIFICATE", c.der()).map_err(|_| EmuError::Crypto)?);
+        }
+        for (label, k) in [
+            ("ARK PRIVATE KEY", &self.ark_key),
+            ("ASK PRIVATE KEY", &self.ask_key),
+            ("ASVK PRIVATE KEY", &self.asvk_key),
+        ] {
+            let der: Pkcs8V1Der<'_> = k.as_der().map_err(|_| EmuError::Crypto)?;
+            out.push_str(&pem_encode(label, der.as_ref()).map_err(|_| EmuError::Crypto)?);
+        }
+        Ok(out)
+    }
+
+    /// Reads what [`TestRoot::to_pem_with_keys`] wrote; the validity is the certificates'.
+    pub fn from_pem_with_keys(pem: &str) -> Result<Self, EmuError> {
+        let bad = |w: &str| EmuError::Launch(format!("test root: {w}"));
+        let root = AmdRoot::from_bundle(pem.as_bytes()).map_err(|e| bad(&e))?;
+        let key = |label: &str| -> Result<RsaKeyPair, EmuError> {
+            let blocks = shomei_core::x509::pem_blocks(pem.as_bytes(), label)
+                .map_err(|e| bad(&e.to_string()))?;
+            let der = blocks.first().ok_or_else(|| bad(&format!("no {label}")))?;
+            RsaKeyPair::from_pkcs8(der)
+                .map_err(|_| bad(&format!("{label} is not an RSA PKCS#8 key")))
+        };
+        let (ark_key, ask_key, asvk_key) = (
+            key("ARK PRIVATE KEY")?,
+            key("ASK PRIVATE KEY")?,
+            key("ASVK PRIVATE KEY")?,
+        );
+        let spki_bits = root
+            .ark
+            .decoded()
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes();
+        if ark_key.public_key().as_ref() != spki_bits {
+            return Err(bad("the ARK key is not the ARK certificate's"));
+        }
+        let opts = RootOptions {
+            rsa_bits: if ark_key.public_modulus_len() >= 512 {
+                KeySizeOpt::Rsa4096
+            } else {
+                KeySizeOpt::Rsa2048
+            },
+            not_before: root.ark.not_before(),
+            not_after: root.ark.not_after(),
+        };
+        Ok(Self {
+            product: root.product,
+            ark_key,
+            ask_key,
+            asvk_key,
+            ark: root.ark,
+            ask: root.ask,
+            asvk: root.asvk,
             opts,
         })
     }

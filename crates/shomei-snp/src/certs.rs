@@ -179,6 +179,32 @@ impl AmdRoot {
         })
     }
 
+    /// A root from a bundle of certificates (PEM or DER, in any order): the self-signed
+    /// `ARK-{Product}`, the `SEV-{Product}` ASK and the `SEV-VLEK-{Product}` ASVK it signed —
+    /// what `shomei snp emulate` writes as `trust-root.pem`, and what an operator registers.
+    pub fn from_bundle(bytes: &[u8]) -> Result<Self, String> {
+        let certs = shomei_core::x509::parse_certificates(bytes).map_err(|e| e.to_string())?;
+        let by_prefix = |prefix: &str| {
+            certs
+                .iter()
+                .find(|c| c.subject_cn().is_some_and(|cn| cn.starts_with(prefix)))
+                .cloned()
+        };
+        let ark = by_prefix("ARK-").ok_or("no ARK-* certificate")?;
+        let product: Product = ark
+            .subject_cn()
+            .unwrap_or_default()
+            .trim_start_matches("ARK-")
+            .parse()
+            .map_err(|e: crate::product::UnknownProduct| e.to_string())?;
+        let p = product.kds_name();
+        let ask = by_prefix(&format!("SEV-{p}")).ok_or_else(|| format!("no SEV-{p} (ASK)"))?;
+        let asvk =
+            by_prefix(&format!("SEV-VLEK-{p}")).ok_or_else(|| format!("no SEV-VLEK-{p} (ASVK)"))?;
+        Self::new(product, ark, ask, asvk)
+            .map_err(|e| format!("the ARK does not sign its ASK and ASVK: {e}"))
+    }
+
     pub fn intermediate(&self, kind: SigningKey) -> (&Certificate, &PublicKey) {
         match kind {
             SigningKey::Vlek => (&self.asvk, &self.asvk_key),

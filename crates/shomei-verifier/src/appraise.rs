@@ -135,11 +135,23 @@ impl<P: Default> Default for NamedPolicy<P> {
     }
 }
 
-/// One policy per family.
+/// One native policy per family, and custom Rego policies applied after them.
 #[derive(Debug, Clone, Default)]
 pub struct Policies {
     pub snp: NamedPolicy<shomei_snp::Policy>,
     pub dcap: NamedPolicy<shomei_dcap::Policy>,
+    pub custom: Vec<CustomPolicy>,
+}
+
+/// A Rego policy ([`crate::rego`]) for one family (or every family), with the reference values
+/// it sees as `data.reference_values`.
+#[derive(Debug, Clone)]
+pub struct CustomPolicy {
+    pub id: String,
+    /// `None`: applies to every family.
+    pub family: Option<Family>,
+    pub rego: crate::rego::RegoPolicy,
+    pub reference_values: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
 }
 
 /// The roots of trust per family. `None` means the vendor's pinned root (AMD's ARKs, the Intel
@@ -324,6 +336,46 @@ pub fn appraise(evidence: &Evidence, ctx: &AppraisalContext<'_>) -> Result<Appra
     }
 }
 
+/// Runs the custom (Rego) policies for `family` over verified evidence's claims; returns the
+/// policy identifier to report (the native one, then each custom one, joined by `+`).
+fn apply_custom(
+    b: &mut Builder,
+    family: Family,
+    native_id: &str,
+    claims: &Claims,
+    ctx: &AppraisalContext<'_>,
+) -> Result<String, Error> {
+    let mut id = native_id.to_owned();
+    let applicable: Vec<&CustomPolicy> = ctx
+        .policies
+        .custom
+        .iter()
+        .filter(|c| c.family.is_none_or(|f| f == family))
+        .collect();
+    if applicable.is_empty() {
+        return Ok(id);
+    }
+    let input = serde_json::json!({
+        "family": family.name(),
+        "claims": serde_json::to_value(claims).map_err(|e| Error::Encode(e.to_string()))?,
+        "trust_vector": serde_json::to_value(&b.vector).map_err(|e| Error::Encode(e.to_string()))?,
+        "status": b.vector.worst().name(),
+    });
+    for c in applicable {
+        for f in c.rego.evaluate(&input, &c.reference_values) {
+            b.find(
+                &[(f.claim, f.value)],
+                ReasonSource::Policy,
+                &f.violation.check,
+                &f.violation.detail,
+            );
+        }
+        id.push('+');
+        id.push_str(&c.id);
+    }
+    Ok(id)
+}
+
 fn affirm_platform(b: &mut Builder, reference_values: bool) {
     b.affirm(TrustClaim::InstanceIdentity, value::TRUSTWORTHY_INSTANCE);
     b.affirm(TrustClaim::Hardware, value::GENUINE_HARDWARE);
@@ -356,19 +408,15 @@ fn appraise_snp(e: &SnpEvidence, ctx: &AppraisalContext<'_>) -> Result<Appraisal
             b.violations(&named.policy.appraise(&v), snp_violation);
             let r = v.report();
             b.nonce(ctx.nonce, r.report_data());
-            let claims = SnpClaims {
+            let claims = Claims::Snp(Box::new(SnpClaims {
                 report: shomei_snp::claims::ReportClaims::new(
                     &r,
                     Some((v.product(), "verification")),
                 ),
                 signer: v.signer().clone(),
-            };
-            Ok(b.finish(
-                Family::Snp,
-                &named.id,
-                Some(Claims::Snp(Box::new(claims))),
-                ctx.at,
-            ))
+            }));
+            let id = apply_custom(&mut b, Family::Snp, &named.id, &claims, ctx)?;
+            Ok(b.finish(Family::Snp, &id, Some(claims), ctx.at))
         }
         Err(shomei_snp::Error::Rejected(r)) => {
             rejected(&mut b, r.check(), &r.to_string(), &snp_rejection(r.check()));
@@ -394,13 +442,9 @@ fn appraise_dcap(e: &DcapEvidence, ctx: &AppraisalContext<'_>) -> Result<Apprais
             let revoked = v.status() == shomei_dcap::TcbStatus::Revoked;
             b.violations(&p.appraise(&v), |check| dcap_violation(check, revoked));
             b.nonce(ctx.nonce, v.body().report_data());
-            let claims = shomei_dcap::claims::QuoteClaims::new(&v);
-            Ok(b.finish(
-                Family::Dcap,
-                &named.id,
-                Some(Claims::Dcap(Box::new(claims))),
-                ctx.at,
-            ))
+            let claims = Claims::Dcap(Box::new(shomei_dcap::claims::QuoteClaims::new(&v)));
+            let id = apply_custom(&mut b, Family::Dcap, &named.id, &claims, ctx)?;
+            Ok(b.finish(Family::Dcap, &id, Some(claims), ctx.at))
         }
         Err(shomei_dcap::Error::Rejected(r)) => {
             rejected(

@@ -67,6 +67,15 @@ pub struct Ear {
     #[serde(rename = "eat_nonce", default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     pub submods: BTreeMap<String, Submod>,
+    /// The TEE's public key that the evidence binds (REPORT_DATA = SHA-512(nonce ‖ key)):
+    /// a relying party encrypts secrets to it ([`crate::jwe`]). Set only when every piece of
+    /// evidence was appraised with that binding.
+    #[serde(
+        rename = "shomei.tee-pubkey",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tee_pubkey: Option<crate::jwe::EcJwk>,
 }
 
 /// The appraisal of one piece of evidence.
@@ -134,6 +143,7 @@ impl Ear {
             verifier_id: VerifierId::default(),
             nonce: nonce.map(Base64UrlUnpadded::encode_string),
             submods,
+            tee_pubkey: None,
         })
     }
 

@@ -19,6 +19,7 @@ pub mod ar4si;
 pub mod ear;
 pub mod error;
 pub mod jwe;
+pub mod rego;
 
 pub use appraise::{
     Anchors, Appraisal, AppraisalContext, Claims, DcapEvidence, Evidence, Family, NamedPolicy,
