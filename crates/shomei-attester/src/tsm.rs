@@ -67,13 +67,17 @@ fn entry_name() -> String {
     )
 }
 
+/// The kernel's part, for tests against an emulated directory: given the entry, produce
+/// `outblob`/`auxblob`.
+pub type Service<'a> = &'a mut dyn FnMut(&Path) -> Result<(), String>;
+
 /// Asks for a report. `service` runs between the write and the reads: `None` on a real kernel
 /// (configfs answers synchronously on read); tests pass the emulator's kernel side.
 pub fn request_report(
     root: &Path,
     report_data: &[u8; 64],
     privlevel: u32,
-    service: Option<&mut dyn FnMut(&Path) -> Result<(), String>>,
+    service: Option<Service<'_>>,
 ) -> Result<TsmReport, TsmError> {
     let reports = root.join("report");
     if !reports.is_dir() {
