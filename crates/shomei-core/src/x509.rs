@@ -310,6 +310,17 @@ impl Certificate {
         })
     }
 
+    /// Reads a certificate in DER or PEM (the first `CERTIFICATE` block).
+    pub fn from_der_or_pem(bytes: &[u8]) -> Result<Self, X509Error> {
+        if contains(bytes, b"-----BEGIN CERTIFICATE-----") {
+            let blocks = pem_blocks(bytes, "CERTIFICATE")?;
+            let first = blocks.first().ok_or(X509Error::Empty("certificate"))?;
+            Self::from_der(first)
+        } else {
+            Self::from_der(bytes)
+        }
+    }
+
     pub fn der(&self) -> &[u8] {
         &self.der
     }
