@@ -15,7 +15,7 @@ use crate::Outcome;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Family to measure (default: all): snp.
+    /// Family to measure (default: all but service): snp, measure, dcap, sgx, tpm, service.
     family: Option<String>,
     /// Seconds per measurement.
     #[arg(long, default_value_t = 3.0)]
@@ -209,7 +209,8 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         "sgx" => results.extend(crate::sgx::bench(a.seconds)?),
         "tpm" => results.extend(crate::tpm::bench(a.seconds)?),
         "measure" => results.extend(snp_measure(a.seconds)?),
-        other => bail!("unknown family {other:?} (known: snp, measure, dcap, sgx, tpm)"),
+        "service" => return crate::bench_service::run(a.seconds, a.json),
+        other => bail!("unknown family {other:?} (known: snp, measure, dcap, sgx, tpm, service)"),
     }
     if a.json {
         let map: serde_json::Map<String, serde_json::Value> = results

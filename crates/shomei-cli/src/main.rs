@@ -3,9 +3,14 @@
 //! Exit status: 0 verified / success, 1 evidence rejected (one stderr line
 //! `rejected: <check>: <detail>`), 2 usage, input or I/O error.
 
+mod attest;
 mod bench;
+mod bench_service;
+mod cvm;
 mod dcap;
+mod demo;
 mod emulate;
+mod emusnp;
 mod fetch;
 mod input;
 mod measure;
@@ -27,6 +32,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A full attestation round trip on emulated hardware: service, provisioning, a genuine
+    /// guest that gets its secret, and attacks refused with their reasons.
+    Demo,
+    /// The verifier and relying party over HTTP.
+    Serve(attest::ServeArgs),
+    /// Attest to a shomei service and fetch a secret: challenge → evidence → result → secret.
+    Attest(attest::AttestArgs),
     /// AMD SEV-SNP attestation reports.
     #[command(subcommand)]
     Snp(Box<snp::SnpCommand>),
@@ -39,6 +51,9 @@ enum Command {
     /// TPM 2.0: measured-boot event logs (TCG, CCEL, IMA) and quote verification.
     #[command(subcommand)]
     Tpm(tpm::TpmCommand),
+    /// Two-step confidential-VM attestation: an SEV-SNP report that vouches for a vTPM.
+    #[command(subcommand)]
+    Cvm(cvm::CvmCommand),
     /// Verifications per second on the real vectors, against the raw crypto in the same run.
     Bench(bench::BenchArgs),
 }
@@ -56,10 +71,14 @@ pub enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo => demo::run(),
+        Command::Serve(a) => attest::serve(a),
+        Command::Attest(a) => attest::attest(a),
         Command::Snp(c) => snp::run(*c),
         Command::Dcap(c) => dcap::run(c),
         Command::Sgx(c) => sgx::run(c),
         Command::Tpm(c) => tpm::run(c),
+        Command::Cvm(c) => cvm::run(c),
         Command::Bench(a) => bench::run(a),
     };
     match result {

@@ -418,7 +418,7 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
 
 /// The roots named with --trust-root: each file holds an ARK (self-signed) and the ASK and ASVK
 /// it signed.
-fn trust_roots(paths: &[PathBuf]) -> Result<Option<shomei_snp::TrustAnchors>> {
+pub(crate) fn trust_roots(paths: &[PathBuf]) -> Result<Option<shomei_snp::TrustAnchors>> {
     if paths.is_empty() {
         return Ok(None);
     }
