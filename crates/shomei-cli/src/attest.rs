@@ -69,6 +69,8 @@ pub enum Tee {
     Snp,
     /// An emulated SEV-SNP guest (test root kept in --emu-dir).
     EmulatedSnp,
+    /// An emulated confidential VM: SEV-SNP report vouching for a vTPM, quote and event log.
+    EmulatedCvm,
 }
 
 #[derive(Args)]
@@ -126,8 +128,33 @@ pub fn firmware(path: Option<&PathBuf>) -> Result<Vec<u8>> {
     }
 }
 
-/// Evidence for REPORT_DATA from the chosen TEE.
-fn evidence(a: &AttestArgs, report_data: [u8; 64]) -> Result<Vec<Value>> {
+/// Evidence bound to the nonce and the session key, from the chosen TEE.
+fn evidence(a: &AttestArgs, nonce: &[u8], key: &SessionKey) -> Result<Vec<Value>> {
+    if a.tee == Tee::EmulatedCvm {
+        let dir = a.emu_dir.clone().unwrap_or_else(default_emu_dir);
+        let root = emusnp::root_in(&dir)?;
+        let mut config = shomei_cvm::emu::CvmConfig {
+            firmware: firmware(a.ovmf.as_ref())?,
+            vcpus: emusnp::VCPUS,
+            ..shomei_cvm::emu::CvmConfig::default()
+        };
+        if a.debug_policy {
+            config.policy |= shomei_cvm::emu::POLICY_DEBUG;
+        }
+        let mut cvm = shomei_cvm::emu::EmulatedCvm::with_root(config, root)?;
+        // The challenge both steps carry: SHA-256(nonce ‖ session key).
+        let challenge = shomei_verifier::appraise::cvm_challenge(
+            &shomei_verifier::appraise::NonceBinding::Key {
+                nonce: nonce.to_vec(),
+                public_key: key.point().to_vec(),
+            },
+        );
+        let ev = cvm.attest(&challenge)?;
+        return Ok(vec![
+            serde_json::json!({"family": "cvm", "evidence": serde_json::to_value(&ev)?}),
+        ]);
+    }
+    let report_data = key.report_data(nonce);
     let tee = match a.tee {
         Tee::Auto if a.tsm_root.join("report").is_dir() => Tee::Snp,
         Tee::Auto => bail!(
@@ -150,7 +177,7 @@ fn evidence(a: &AttestArgs, report_data: [u8; 64]) -> Result<Vec<Value>> {
             };
             Ok(vec![e])
         }
-        Tee::EmulatedSnp | Tee::Auto => {
+        Tee::EmulatedSnp | Tee::EmulatedCvm | Tee::Auto => {
             let dir = a.emu_dir.clone().unwrap_or_else(default_emu_dir);
             let root = emusnp::root_in(&dir)?;
             let policy = if a.debug_policy {
@@ -189,7 +216,7 @@ pub fn attest(a: AttestArgs) -> Result<Outcome> {
         Ok(c) => c,
         Err(e) => return refused(e),
     };
-    let ev = evidence(&a, key.report_data(&ch.nonce))?;
+    let ev = evidence(&a, &ch.nonce, &key)?;
     let result = match client.attest(&ch.nonce, &key, ev) {
         Ok(r) => r,
         Err(e) => return refused(e),

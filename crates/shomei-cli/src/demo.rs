@@ -8,6 +8,7 @@
 //! if any step does not end as it should.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -238,7 +239,123 @@ pub fn run() -> Result<Outcome> {
         Ok(_) => bail!("the stolen result's secret decrypted under another key"),
     }
 
-    step("5. Audit log");
+    step("5. A confidential VM attests in two steps: the SNP report vouches for its vTPM");
+    let cvm_config = |cmdline: Option<&str>| {
+        let mut c = shomei_cvm::emu::CvmConfig {
+            firmware: firmware.clone(),
+            vcpus: emusnp::VCPUS,
+            ..shomei_cvm::emu::CvmConfig::default()
+        };
+        if let Some(cl) = cmdline {
+            c.boot.cmdline = cl.to_owned();
+        }
+        c
+    };
+    let mut cvm = shomei_cvm::emu::EmulatedCvm::with_root(cvm_config(None), Arc::clone(&root))?;
+    let reference = cvm.reference_values()?;
+    for m in &reference.measurements {
+        client.admin(
+            "PUT",
+            "/v1/admin/reference-values/cvm-image",
+            &token,
+            Some(&json!({"family": "cvm", "name": "measurement", "value": hex::encode(&m.0)})),
+        )?;
+    }
+    let mut n_pcrs = 0;
+    for (bank, pcrs) in &reference.pcrs {
+        for (index, values) in pcrs {
+            for v in values {
+                client.admin(
+                    "PUT",
+                    &format!("/v1/admin/reference-values/cvm-{bank}-pcr{index}"),
+                    &token,
+                    Some(&json!({"family": "cvm", "name": "pcr", "value": {"bank": bank, "index": index, "value": hex::encode(&v.0)}})),
+                )?;
+                n_pcrs += 1;
+            }
+        }
+    }
+    println!(
+        "   reference values: the launch digest (snp measure) and {n_pcrs} PCRs replayed from the measured-boot event log"
+    );
+    let ch = client.challenge()?;
+    let challenge =
+        shomei_verifier::appraise::cvm_challenge(&shomei_verifier::appraise::NonceBinding::Key {
+            nonce: ch.nonce.clone(),
+            public_key: key.point().to_vec(),
+        });
+    let ev = cvm.attest(&challenge)?;
+    println!(
+        "   step 1: SNP report, REPORT_DATA = SHA-512(challenge ‖ vTPM AK); step 2: vTPM quote over PCRs 0–23 + event log; challenge = SHA-256(nonce ‖ guest key)"
+    );
+    let result = client.attest(
+        &ch.nonce,
+        &key,
+        vec![json!({"family": "cvm", "evidence": serde_json::to_value(&ev)?})],
+    )?;
+    let checks = result
+        .pointer("/result/submods/cvm/ear.veraison.annotated-evidence/checks")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    println!(
+        "   result: {} — {} checks passed across snp, link, tpm and eventlog",
+        result.get("status").and_then(Value::as_str).unwrap_or("?"),
+        checks.iter().filter(|c| c["outcome"] == "pass").count()
+    );
+    if let Some(p0) =
+        result.pointer("/result/submods/cvm/ear.veraison.annotated-evidence/pcrs/sha256/0")
+    {
+        println!("   PCR0 (sha256) = {}", p0.as_str().unwrap_or("?"));
+    }
+    let ear = result
+        .get("ear")
+        .and_then(Value::as_str)
+        .context("no EAR")?;
+    let secret = client.resource_with_ear("db-password", ear, &key)?;
+    println!(
+        "   secret released to the CVM: {:?}",
+        String::from_utf8_lossy(&secret)
+    );
+
+    println!(" f) the quote comes from another VM's vTPM (relayed), with this VM's genuine report");
+    let mut other = shomei_cvm::emu::EmulatedCvm::with_root(cvm_config(None), Arc::clone(&root))?;
+    let ch = client.challenge()?;
+    let challenge =
+        shomei_verifier::appraise::cvm_challenge(&shomei_verifier::appraise::NonceBinding::Key {
+            nonce: ch.nonce.clone(),
+            public_key: key.point().to_vec(),
+        });
+    let ev = cvm.attest_with_foreign_vtpm(&challenge, &mut other)?;
+    let r = client.attest(
+        &ch.nonce,
+        &key,
+        vec![json!({"family": "cvm", "evidence": serde_json::to_value(&ev)?})],
+    );
+    expect_refused("foreign vTPM", r, 403, "link.ak_binding")?;
+
+    println!(" g) the same firmware boots a kernel with another command line (init=/bin/sh)");
+    let mut shell = shomei_cvm::emu::EmulatedCvm::with_root(
+        cvm_config(Some(
+            "/boot/vmlinuz-6.12.0-shomei root=/dev/vda1 ro init=/bin/sh",
+        )),
+        Arc::clone(&root),
+    )?;
+    let ch = client.challenge()?;
+    let challenge =
+        shomei_verifier::appraise::cvm_challenge(&shomei_verifier::appraise::NonceBinding::Key {
+            nonce: ch.nonce.clone(),
+            public_key: key.point().to_vec(),
+        });
+    let ev = shell.attest(&challenge)?;
+    let r = client.attest(
+        &ch.nonce,
+        &key,
+        vec![json!({"family": "cvm", "evidence": serde_json::to_value(&ev)?})],
+    );
+    expect_refused("changed command line", r, 403, "tpm.pcr_values")?;
+
+    step("6. Audit log");
     let audit = client.admin("GET", "/v1/admin/audit?limit=100", &token, None)?;
     let entries = audit
         .get("entries")

@@ -137,16 +137,12 @@ fn serve_and_attest_are_two_processes() {
     let emu = dir.join("emu");
     let attest = |extra: &[&str]| {
         let mut c = Command::new(BIN);
-        c.args([
-            "attest",
-            "--url",
-            &s.url,
-            "--tee",
-            "emulated-snp",
-            "--emu-dir",
-        ])
-        .arg(&emu)
-        .args(extra);
+        c.args(["attest", "--url", &s.url, "--emu-dir"])
+            .arg(&emu)
+            .args(extra);
+        if !extra.contains(&"--tee") {
+            c.args(["--tee", "emulated-snp"]);
+        }
         c.output().unwrap()
     };
     // Before the operator trusts the emulated root, the service refuses it (exit 1).
@@ -195,6 +191,15 @@ fn serve_and_attest_are_two_processes() {
     let o = attest(&["--debug-policy", "--resource", "app-key"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("rejected: debug:"));
+    // The emulated confidential VM attests through both steps and gets the secret.
+    let o = attest(&["--tee", "emulated-cvm", "--resource", "app-key", "--json"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("\"cvm\""), "{stdout}");
     // No service: exit 2.
     let o = Command::new(BIN)
         .args([

@@ -90,7 +90,7 @@ fn known_family(f: &str, allow_any: bool) -> Result<(), Problem> {
     } else {
         Err(Problem::bad_request(
             "malformed",
-            format!("family {f:?}: snp or dcap"),
+            format!("family {f:?}: snp, dcap or cvm"),
         ))
     }
 }
@@ -175,6 +175,28 @@ async fn put_rv(
     let actor = authorize(&s, &headers, "admin:write")?;
     known_family(&b.family, false)?;
     let hex_names = ["measurement", "mr_td", "mr_enclave", "mr_signer"];
+    let shape_ok = match (b.family.as_str(), b.name.as_str()) {
+        ("cvm", "pcr") => serde_json::from_value::<crate::CvmPcr>(b.value.clone())
+            .is_ok_and(|p| shomei_core::policy::HexBytes::try_from(p.value).is_ok()),
+        ("cvm", "required_pcrs") => {
+            serde_json::from_value::<crate::CvmRequired>(b.value.clone()).is_ok()
+        }
+        _ => true,
+    };
+    if !shape_ok {
+        return Err(Problem::bad_request(
+            "malformed",
+            format!(
+                "value: cvm {} must be {}",
+                b.name,
+                if b.name == "pcr" {
+                    "{\"bank\", \"index\", \"value\": hex}"
+                } else {
+                    "{\"bank\", \"indices\": [...]}"
+                }
+            ),
+        ));
+    }
     if hex_names.contains(&b.name.as_str()) {
         let ok = b
             .value
@@ -244,6 +266,10 @@ fn check_policy(p: &PolicyBody) -> Result<shomei_store::PolicyKind, Problem> {
         .map_err(|_| Problem::bad_request("malformed", "kind: native or rego"))?;
     match (kind, p.family.as_str()) {
         (shomei_store::PolicyKind::Native, "snp") => {
+            shomei_snp::Policy::from_toml(&p.body)
+                .map_err(|e| Problem::bad_request("policy_invalid", e))?;
+        }
+        (shomei_store::PolicyKind::Native, "cvm") => {
             shomei_snp::Policy::from_toml(&p.body)
                 .map_err(|e| Problem::bad_request("policy_invalid", e))?;
         }

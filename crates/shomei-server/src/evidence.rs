@@ -5,7 +5,8 @@
 //!     "certs": "<PEM: VCEK or VLEK, optionally ASK/ARK>",     // or
 //!     "cert_table": "<base64 of the extended report's GHCB certificate table>",
 //!     "crls": ["<PEM>"], "product": "milan" },
-//!   { "family": "dcap", "quote": "<base64>", "collateral": { …dcap-qvl's JSON… } } ]
+//!   { "family": "dcap", "quote": "<base64>", "collateral": { …dcap-qvl's JSON… } },
+//!   { "family": "cvm", "evidence": { …trustee's Azure evidence, or shomei's composite… } } ]
 //! ```
 //!
 //! Binary fields accept standard or URL-safe base64, padded or not. Decoding failures are 400s
@@ -38,6 +39,9 @@ pub enum EvidenceJson {
         quote: String,
         collateral: serde_json::Value,
     },
+    /// Two-step CVM evidence: trustee's Azure evidence JSON (any version) or shomei's
+    /// composite format, as a JSON value.
+    Cvm { evidence: serde_json::Value },
 }
 
 /// Decodes base64 in any of its four common spellings.
@@ -55,6 +59,7 @@ impl EvidenceJson {
         match self {
             Self::Snp { .. } => "snp",
             Self::Dcap { .. } => "dcap",
+            Self::Cvm { .. } => "cvm",
         }
     }
 
@@ -123,6 +128,14 @@ impl EvidenceJson {
                         Problem::bad_request("malformed", format!("{}: {e}", at("collateral")))
                     })?;
                 Ok(Evidence::Dcap(Box::new(DcapEvidence { quote, collateral })))
+            }
+            Self::Cvm { evidence } => {
+                let bytes = serde_json::to_vec(evidence)
+                    .map_err(|e| Problem::bad_request("malformed", e.to_string()))?;
+                let e = shomei_cvm::CvmEvidence::from_json(&bytes).map_err(|e| {
+                    Problem::bad_request("malformed", format!("{}: {e}", at("evidence")))
+                })?;
+                Ok(Evidence::Cvm(Box::new(e)))
             }
         }
     }

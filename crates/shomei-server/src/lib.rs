@@ -231,6 +231,7 @@ fn family_of(name: &str) -> Option<Family> {
     match name {
         "snp" => Some(Family::Snp),
         "dcap" => Some(Family::Dcap),
+        "cvm" => Some(Family::Cvm),
         _ => None,
     }
 }
@@ -314,6 +315,11 @@ pub(crate) async fn load(
                         .map_err(|e| policy_problem(&p.id, e))?,
                 }
             }
+            "cvm" => {
+                policies.cvm.id = format!("policy:{}", p.id);
+                policies.cvm.policy.snp =
+                    shomei_snp::Policy::from_toml(&p.body).map_err(|e| policy_problem(&p.id, e))?;
+            }
             _ => {}
         }
     }
@@ -337,6 +343,32 @@ pub(crate) async fn load(
         .policy
         .mr_signer
         .extend(hex_values("dcap", "mr_signer"));
+    // CVM reference values: launch digests, PCR values and PCRs the quote must cover.
+    let cvm = &mut policies.cvm.policy.reference;
+    cvm.measurements.extend(hex_values("cvm", "measurement"));
+    if let Some(m) = by_family.get("cvm") {
+        for v in m.get("pcr").into_iter().flatten() {
+            let pcr: CvmPcr = serde_json::from_value(v.clone())
+                .map_err(|e| policy_problem("cvm pcr reference value", e))?;
+            cvm.pcrs
+                .entry(pcr.bank)
+                .or_default()
+                .entry(pcr.index)
+                .or_default()
+                .push(
+                    shomei_core::policy::HexBytes::try_from(pcr.value)
+                        .map_err(|e| policy_problem("cvm pcr reference value", e))?,
+                );
+        }
+        for v in m.get("required_pcrs").into_iter().flatten() {
+            let r: CvmRequired = serde_json::from_value(v.clone())
+                .map_err(|e| policy_problem("cvm required_pcrs", e))?;
+            cvm.required_pcrs
+                .entry(r.bank)
+                .or_default()
+                .extend(r.indices);
+        }
+    }
     for p in rows
         .iter()
         .filter(|p| p.kind == shomei_store::PolicyKind::Rego)
@@ -372,6 +404,23 @@ pub(crate) async fn load(
         policies,
         anchors: out,
     })
+}
+
+/// A `cvm`/`pcr` reference value: `{"bank": "sha256", "index": 7, "value": "<hex>"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CvmPcr {
+    pub(crate) bank: String,
+    pub(crate) index: u32,
+    pub(crate) value: String,
+}
+
+/// A `cvm`/`required_pcrs` reference value: `{"bank": "sha256", "indices": [0, 4, 7]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CvmRequired {
+    pub(crate) bank: String,
+    pub(crate) indices: Vec<u32>,
 }
 
 /// JSON bodies whose rejection is a problem document (400, or 413 when too large).

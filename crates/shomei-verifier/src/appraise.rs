@@ -38,6 +38,9 @@ use TrustClaim::{Configuration, Executables, Hardware, InstanceIdentity, Runtime
 pub enum Evidence {
     Snp(SnpEvidence),
     Dcap(Box<DcapEvidence>),
+    /// Two-step confidential-VM evidence (DESIGN.md flow 4): an SEV-SNP report that vouches
+    /// for a vTPM, its quote and event log (Azure HCL or shomei's composite format).
+    Cvm(Box<shomei_cvm::CvmEvidence>),
 }
 
 /// An SEV-SNP attestation report (1184 bytes, as received) and its VEK chain and CRLs.
@@ -63,6 +66,7 @@ pub struct DcapEvidence {
 pub enum Family {
     Snp,
     Dcap,
+    Cvm,
 }
 
 impl Family {
@@ -70,6 +74,7 @@ impl Family {
         match self {
             Self::Snp => "snp",
             Self::Dcap => "dcap",
+            Self::Cvm => "cvm",
         }
     }
 }
@@ -79,6 +84,7 @@ impl Evidence {
         match self {
             Self::Snp(_) => Family::Snp,
             Self::Dcap(_) => Family::Dcap,
+            Self::Cvm(_) => Family::Cvm,
         }
     }
 }
@@ -140,7 +146,16 @@ impl<P: Default> Default for NamedPolicy<P> {
 pub struct Policies {
     pub snp: NamedPolicy<shomei_snp::Policy>,
     pub dcap: NamedPolicy<shomei_dcap::Policy>,
+    pub cvm: NamedPolicy<CvmPolicy>,
     pub custom: Vec<CustomPolicy>,
+}
+
+/// The policy of two-step CVM evidence: the SEV-SNP policy of step 1 and the reference values
+/// of both steps (launch digests, PCRs, PCRs the quote must cover).
+#[derive(Debug, Clone, Default)]
+pub struct CvmPolicy {
+    pub snp: shomei_snp::Policy,
+    pub reference: shomei_cvm::CvmReferenceValues,
 }
 
 /// A Rego policy ([`crate::rego`]) for one family (or every family), with the reference values
@@ -178,6 +193,7 @@ pub struct AppraisalContext<'a> {
 pub enum Claims {
     Snp(Box<SnpClaims>),
     Dcap(Box<shomei_dcap::claims::QuoteClaims>),
+    Cvm(Box<shomei_cvm::CvmReport>),
 }
 
 /// An SNP report's claims and the key that signed it.
@@ -333,7 +349,136 @@ pub fn appraise(evidence: &Evidence, ctx: &AppraisalContext<'_>) -> Result<Appra
     match evidence {
         Evidence::Snp(e) => appraise_snp(e, ctx),
         Evidence::Dcap(e) => appraise_dcap(e, ctx),
+        Evidence::Cvm(e) => appraise_cvm(e, ctx),
     }
+}
+
+/// The challenge CVM evidence carries (the vTPM quote's extraData, and REPORT_DATA's nonce in
+/// the composite format): the nonce itself, or SHA-256(nonce ‖ key) when a key is bound —
+/// 32 bytes, within TPM2B_DATA's limit, naming the key a secret will be encrypted to.
+pub fn cvm_challenge(binding: &NonceBinding) -> Vec<u8> {
+    match binding {
+        NonceBinding::Key { nonce, public_key } if public_key.is_empty() => nonce.clone(),
+        NonceBinding::Key { nonce, public_key } => {
+            let mut ctx = digest::Context::new(&digest::SHA256);
+            ctx.update(nonce);
+            ctx.update(public_key);
+            ctx.finish().as_ref().to_vec()
+        }
+        NonceBinding::Exact(v) => v.to_vec(),
+    }
+}
+
+/// Verification rejections of the SEV-SNP step (as opposed to policy violations).
+const SNP_REJECTIONS: [&str; 14] = [
+    "signature_algorithm",
+    "unsigned_report",
+    "signing_key",
+    "product",
+    "root_of_trust",
+    "chain_issuer",
+    "chain_signature",
+    "certificate_validity",
+    "crl",
+    "revocation",
+    "vek_key",
+    "report_signature",
+    "vek_tcb",
+    "chip_id",
+];
+
+fn appraise_cvm(
+    e: &shomei_cvm::CvmEvidence,
+    ctx: &AppraisalContext<'_>,
+) -> Result<Appraisal, Error> {
+    use shomei_cvm::{Outcome, Step};
+    let named = &ctx.policies.cvm;
+    let anchors = ctx
+        .anchors
+        .snp
+        .as_ref()
+        .unwrap_or_else(|| shomei_snp::TrustAnchors::amd());
+    let mut opts = shomei_cvm::CvmOptions::new(ctx.at)
+        .with_policy(named.policy.snp.clone())
+        .with_reference(named.policy.reference.clone())
+        .with_anchors(anchors);
+    if let Some(b) = ctx.nonce {
+        opts = opts.with_nonce(&cvm_challenge(b));
+    }
+    let report = match shomei_cvm::verify(e, &opts) {
+        Ok(r) => r,
+        Err(shomei_cvm::Error::Rejected(r)) => *r,
+        Err(shomei_cvm::Error::MissingCollateral(m)) => {
+            return Err(Error::Snp(shomei_snp::Error::MissingCollateral(m)));
+        }
+        Err(shomei_cvm::Error::Snp(s)) => return Err(Error::Snp(s)),
+        Err(other) => return Err(Error::Cvm(other.to_string())),
+    };
+    let mut b = Builder::new();
+    let reference_values = !(named.policy.reference.measurements.is_empty()
+        && named.policy.snp.measurements.is_empty()
+        && named.policy.reference.pcrs.is_empty());
+    affirm_platform(&mut b, reference_values);
+    for c in report.checks.iter().filter(|c| c.outcome == Outcome::Fail) {
+        let name = c.qualified_name();
+        let crypto = [(InstanceIdentity, value::CRYPTO_VALIDATION_FAILED)];
+        match (c.step, c.check.as_str()) {
+            (Step::Snp | Step::Tdx, check)
+                if SNP_REJECTIONS.contains(&check) || check == "quote_signature" =>
+            {
+                rejected(&mut b, &name, &c.detail, &snp_rejection(check));
+            }
+            (Step::Snp | Step::Tdx, check) => {
+                b.find(
+                    &snp_violation(check),
+                    ReasonSource::Policy,
+                    &name,
+                    &c.detail,
+                );
+            }
+            (Step::Link, "nonce") | (Step::Tpm, "nonce") => b.find(
+                &[(InstanceIdentity, value::UNTRUSTWORTHY_INSTANCE)],
+                ReasonSource::Nonce,
+                &name,
+                &c.detail,
+            ),
+            (Step::Link, _) => rejected(
+                &mut b,
+                &name,
+                &c.detail,
+                &[(InstanceIdentity, value::UNTRUSTWORTHY_INSTANCE)],
+            ),
+            (Step::Tpm, "signature" | "pcr_digest") => rejected(&mut b, &name, &c.detail, &crypto),
+            (Step::Tpm, "pcr_selection" | "required_pcrs") => b.find(
+                &[(Configuration, value::UNAVAIL_CONFIG_ELEMS)],
+                ReasonSource::Policy,
+                &name,
+                &c.detail,
+            ),
+            (Step::Tpm, _) => b.find(
+                &[(Executables, value::UNRECOGNIZED_RUNTIME)],
+                ReasonSource::Policy,
+                &name,
+                &c.detail,
+            ),
+            (Step::Eventlog, _) => b.find(
+                &[(Executables, value::CONTRAINDICATED_RUNTIME)],
+                ReasonSource::Verification,
+                &name,
+                &c.detail,
+            ),
+        }
+    }
+    let claims = if b.rejected {
+        None
+    } else {
+        Some(Claims::Cvm(Box::new(report)))
+    };
+    let id = match &claims {
+        Some(c) => apply_custom(&mut b, Family::Cvm, &named.id, c, ctx)?,
+        None => named.id.clone(),
+    };
+    Ok(b.finish(Family::Cvm, &id, claims, ctx.at))
 }
 
 /// Runs the custom (Rego) policies for `family` over verified evidence's claims; returns the

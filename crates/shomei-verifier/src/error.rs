@@ -15,6 +15,10 @@ pub enum Error {
     /// DCAP evidence or collateral that cannot be read, or collateral that is missing.
     #[error("dcap: {0}")]
     Dcap(shomei_dcap::Error),
+    /// Two-step CVM evidence that cannot be read (a malformed HCL report, quote, event log or
+    /// evidence document).
+    #[error("cvm: {0}")]
+    Cvm(String),
     /// A result-signing or result-verification key cannot be used.
     #[error("key: {0}")]
     Key(&'static str),
