@@ -16,6 +16,10 @@
 //! sha256 = "…"                                    # SHA-256 of the token, hex (or token = "…")
 //! scopes = ["admin:read", "admin:write", "secrets:write", "audit:read"]
 //!
+//! [tls]                                           # HTTPS (rustls); without it, plain HTTP
+//! cert = "/etc/shomei/cert.pem"
+//! key = "/etc/shomei/key.pem"
+//!
 //! [kds]                                           # where a missing VCEK is looked up
 //! mode = "offline"                                # offline (cache only) | online
 //! cache_dir = "/var/cache/shomei/kds"
@@ -55,6 +59,18 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     #[serde(default)]
     pub kds: Option<KdsSection>,
+    /// Serve HTTPS (rustls) with this certificate chain and key.
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM: the server certificate, then its chain.
+    pub cert: PathBuf,
+    /// PEM: the private key (PKCS#8, SEC1 or PKCS#1).
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,6 +148,7 @@ impl Config {
             ear_alg: default_alg(),
             tokens: Vec::new(),
             kds: None,
+            tls: None,
         }
     }
 

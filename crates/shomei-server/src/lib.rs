@@ -881,13 +881,15 @@ async fn deny(s: &AppState, actor: &str, id: &str, check: &'static str, detail: 
 pub struct Running {
     pub addr: SocketAddr,
     pub state: Arc<AppState>,
+    https: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 }
 
@@ -898,6 +900,86 @@ impl Drop for Running {
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// The rustls acceptor for `[tls]`: certificate chain and key from PEM files.
+fn tls_acceptor(t: &config::TlsSection) -> Result<tokio_rustls::TlsAcceptor, StartError> {
+    use rustls::pki_types::{
+        CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+    };
+    let bad = |what: String| StartError::Config(config::ConfigError(what));
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| bad(format!("tls: {}: {e}", p.display())))
+    };
+    let cert_pem = read(&t.cert)?;
+    let certs: Vec<CertificateDer<'static>> =
+        shomei_core::x509::pem_blocks(&cert_pem, "CERTIFICATE")
+            .map_err(|e| bad(format!("tls.cert {}: {e}", t.cert.display())))?
+            .into_iter()
+            .map(CertificateDer::from)
+            .collect();
+    if certs.is_empty() {
+        return Err(bad(format!(
+            "tls.cert {}: no CERTIFICATE",
+            t.cert.display()
+        )));
+    }
+    let key_pem = read(&t.key)?;
+    let first = |label: &str| {
+        shomei_core::x509::pem_blocks(&key_pem, label)
+            .ok()
+            .and_then(|v| v.into_iter().next())
+    };
+    let key: PrivateKeyDer<'static> = if let Some(k) = first("PRIVATE KEY") {
+        PrivatePkcs8KeyDer::from(k).into()
+    } else if let Some(k) = first("EC PRIVATE KEY") {
+        PrivateSec1KeyDer::from(k).into()
+    } else if let Some(k) = first("RSA PRIVATE KEY") {
+        PrivatePkcs1KeyDer::from(k).into()
+    } else {
+        return Err(bad(format!("tls.key {}: no private key", t.key.display())));
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(format!("tls: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad(format!("tls: {e}")))?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves: plain HTTP through axum, or HTTPS
+/// (rustls handshake, then hyper's HTTP/1 connection) when an acceptor is given.
+async fn run_listener(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let Some(acceptor) = tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+    };
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => {
+                let Ok((tcp, _)) = accepted else { continue };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(tcp).await else { return };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
         }
     }
 }
@@ -926,6 +1008,7 @@ pub fn spawn(config: Config) -> Result<Running, StartError> {
         };
         rt.block_on(async move {
             let started = async {
+                let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
                 let state = AppState::new(config.clone()).await?;
                 let listener =
                     tokio::net::TcpListener::bind(config.listen)
@@ -938,30 +1021,30 @@ pub fn spawn(config: Config) -> Result<Running, StartError> {
                     addr: config.listen,
                     source,
                 })?;
-                Ok::<_, StartError>((state, listener, addr))
+                Ok::<_, StartError>((state, listener, addr, tls))
             }
             .await;
             match started {
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                 }
-                Ok((state, listener, addr)) => {
-                    let _ = ready_tx.send(Ok((addr, Arc::clone(&state))));
+                Ok((state, listener, addr, tls)) => {
+                    let _ = ready_tx.send(Ok((addr, Arc::clone(&state), tls.is_some())));
                     let app = router(Arc::clone(&state));
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stop_rx.await;
-                        })
-                        .await;
+                    let _ = run_listener(listener, app, tls, async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
                     state.store.close().await;
                 }
             }
         });
     });
     match ready_rx.recv() {
-        Ok(Ok((addr, state))) => Ok(Running {
+        Ok(Ok((addr, state, https))) => Ok(Running {
             addr,
             state,
+            https,
             shutdown: Some(stop_tx),
             thread: Some(thread),
         }),
@@ -979,6 +1062,7 @@ pub fn spawn(config: Config) -> Result<Running, StartError> {
 /// address once it accepts connections.
 pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), StartError> {
     runtime()?.block_on(async move {
+        let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
         let state = AppState::new(config.clone()).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -1008,8 +1092,7 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), Start
                 let _ = ctrl_c.await;
             }
         };
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+        let r = run_listener(listener, app, tls, shutdown)
             .await
             .map_err(|source| StartError::Listen { addr, source });
         state.store.close().await;

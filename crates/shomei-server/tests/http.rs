@@ -624,3 +624,85 @@ fn the_signing_key_and_secrets_survive_a_restart() {
     assert!(shomei_server::spawn(c).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn https_when_configured() {
+    let dir = tempdir("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let st = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian's openssl package) makes the test certificate");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let server = start(&dir, |c| {
+        c.tls = Some(shomei_server::config::TlsSection {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    });
+    assert!(server.url().starts_with("https://"));
+    let der = shomei_core::x509::pem_blocks(&std::fs::read(&cert).unwrap(), "CERTIFICATE")
+        .unwrap()
+        .remove(0);
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![
+            ureq::tls::Certificate::from_der(&der).to_owned(),
+        ])))
+        .build();
+    let agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut r = agent
+        .get(format!("{}/healthz", server.url()))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.body_mut().read_to_string().unwrap().contains("\"ok\""));
+    let mut r = agent
+        .post(format!("{}/v1/challenge", server.url()))
+        .send_json(json!({}))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.body_mut().read_to_string().unwrap().contains("nonce"));
+    // Plain HTTP to the HTTPS port gets no HTTP answer.
+    let plain = Http::new(format!("http://{}", server.addr));
+    assert!(
+        plain
+            .agent
+            .get(format!("{}/healthz", plain.base))
+            .call()
+            .is_err()
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
