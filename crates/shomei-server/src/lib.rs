@@ -952,6 +952,21 @@ fn tls_acceptor(t: &config::TlsSection) -> Result<tokio_rustls::TlsAcceptor, Sta
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
 }
 
+/// Deletes expired nonces once a minute (any replica may; the statement is idempotent).
+fn spawn_nonce_purge(state: &Arc<AppState>) {
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let _ = state
+                .store
+                .purge_expired_nonces(UnixTime::now().secs())
+                .await;
+        }
+    });
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves: plain HTTP through axum, or HTTPS
 /// (rustls handshake, then hyper's HTTP/1 connection) when an acceptor is given.
 async fn run_listener(
@@ -1030,6 +1045,7 @@ pub fn spawn(config: Config) -> Result<Running, StartError> {
                 }
                 Ok((state, listener, addr, tls)) => {
                     let _ = ready_tx.send(Ok((addr, Arc::clone(&state), tls.is_some())));
+                    spawn_nonce_purge(&state);
                     let app = router(Arc::clone(&state));
                     let _ = run_listener(listener, app, tls, async {
                         let _ = stop_rx.await;
@@ -1075,6 +1091,7 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), Start
             source,
         })?;
         ready(addr);
+        spawn_nonce_purge(&state);
         let app = router(Arc::clone(&state));
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
