@@ -17,6 +17,7 @@ mod measure;
 mod sgx;
 mod snp;
 mod tpm;
+mod zk;
 
 use std::process::ExitCode;
 
@@ -56,6 +57,9 @@ enum Command {
     Cvm(cvm::CvmCommand),
     /// Verifications per second on the real vectors, against the raw crypto in the same run.
     Bench(bench::BenchArgs),
+    /// Trustless verification: a zero-knowledge proof that an SEV-SNP report satisfies a policy.
+    #[command(subcommand)]
+    Zk(zk::ZkCommand),
 }
 
 /// How a command ended, mapped to the exit status of DESIGN.md.
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Tpm(c) => tpm::run(c),
         Command::Cvm(c) => cvm::run(c),
         Command::Bench(a) => bench::run(a),
+        Command::Zk(c) => zk::run(c),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
