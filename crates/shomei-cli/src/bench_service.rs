@@ -93,8 +93,16 @@ fn post(a: &ureq::Agent, url: &str, body: &str) -> Result<(u16, String)> {
     let mut r = a
         .post(url)
         .header("content-type", "application/json")
-        .send(body)?;
-    Ok((r.status().as_u16(), r.body_mut().read_to_string()?))
+        .send(body)
+        .map_err(|e| anyhow::anyhow!("POST {url}: {e}"))?;
+    let status = r.status().as_u16();
+    let text = r
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_string()
+        .map_err(|e| anyhow::anyhow!("POST {url}: reading the answer: {e}"))?;
+    Ok((status, text))
 }
 
 /// Issues `n` challenges from `CLIENTS` threads; returns the nonces, the rate and latencies.

@@ -523,7 +523,12 @@ async fn jwks(State(s): State<Arc<AppState>>) -> Json<Jwks> {
     Json(s.jwks.clone())
 }
 
-async fn challenge(State(s): State<Arc<AppState>>) -> Result<Json<Value>, Problem> {
+/// The body (if any, e.g. `{}`) is read to its end: a handler that leaves request bytes unread
+/// makes hyper close the keep-alive connection under the client's next request.
+async fn challenge(
+    State(s): State<Arc<AppState>>,
+    _body: axum::body::Bytes,
+) -> Result<Json<Value>, Problem> {
     let mut nonce = [0u8; 32];
     s.rng
         .fill(&mut nonce)
