@@ -79,10 +79,44 @@ impl SessionKey {
     pub fn report_data(&self, nonce: &[u8]) -> [u8; 64] {
         shomei_verifier::appraise::report_data(nonce, &self.point)
     }
+    /// The challenge CVM evidence carries for a nonce: SHA-256(nonce ‖ point).
+    pub fn cvm_challenge(&self, nonce: &[u8]) -> Vec<u8> {
+        shomei_verifier::appraise::cvm_challenge(&shomei_verifier::appraise::NonceBinding::Key {
+            nonce: nonce.to_vec(),
+            public_key: self.point.clone(),
+        })
+    }
     /// Opens a JWE the service encrypted to this key.
     pub fn decrypt(&self, token: &str) -> Result<Zeroizing<Vec<u8>>, ClientError> {
         jwe::decrypt(&self.key, token).map_err(|e| ClientError::Key(e.to_string()))
     }
+}
+
+/// A 2xx answer's JSON, or the service's problem document as [`ClientError::Refused`].
+fn answer(step: &'static str, status: u16, v: Value) -> Result<Value, ClientError> {
+    if (200..300).contains(&status) {
+        return Ok(v);
+    }
+    let member = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    Err(ClientError::Refused {
+        step,
+        status,
+        check: member("check"),
+        detail: member("detail"),
+        body: v,
+    })
+}
+
+/// The secret in a `POST /v1/resource/{id}` answer, decrypted with the session key.
+fn open_secret(v: &Value, key: &SessionKey) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+    let token = v
+        .get("jwe")
+        .and_then(Value::as_str)
+        .ok_or(ClientError::Protocol {
+            step: "resource",
+            detail: "no jwe".into(),
+        })?;
+    key.decrypt(token)
 }
 
 /// A client of one shomei service.
@@ -148,25 +182,7 @@ impl Client {
                 text.chars().take(200).collect::<String>()
             ),
         })?;
-        if (200..300).contains(&status) {
-            Ok(v)
-        } else {
-            Err(ClientError::Refused {
-                step,
-                status,
-                check: v
-                    .get("check")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-                detail: v
-                    .get("detail")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-                body: v,
-            })
-        }
+        answer(step, status, v)
     }
 
     /// An admin-API call (`PUT`, `GET`, `DELETE`, `POST`) with a bearer token; 204 gives `null`.
@@ -216,25 +232,7 @@ impl Client {
             return Ok(Value::Null);
         }
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if (200..300).contains(&status) {
-            Ok(v)
-        } else {
-            Err(ClientError::Refused {
-                step,
-                status,
-                check: v
-                    .get("check")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-                detail: v
-                    .get("detail")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-                body: v,
-            })
-        }
+        answer(step, status, v)
     }
 
     /// `POST /v1/challenge`.
@@ -282,14 +280,7 @@ impl Client {
             &format!("/v1/resource/{id}"),
             &json!({"ear": ear}),
         )?;
-        let token = v
-            .get("jwe")
-            .and_then(Value::as_str)
-            .ok_or(ClientError::Protocol {
-                step: "resource",
-                detail: "no jwe".into(),
-            })?;
-        key.decrypt(token)
+        open_secret(&v, key)
     }
 
     /// `POST /v1/resource/{id}` with evidence (the background-check model).
@@ -306,13 +297,6 @@ impl Client {
             "evidence": evidence,
         });
         let v = self.post("resource", &format!("/v1/resource/{id}"), &body)?;
-        let token = v
-            .get("jwe")
-            .and_then(Value::as_str)
-            .ok_or(ClientError::Protocol {
-                step: "resource",
-                detail: "no jwe".into(),
-            })?;
-        key.decrypt(token)
+        open_secret(&v, key)
     }
 }

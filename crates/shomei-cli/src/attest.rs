@@ -143,12 +143,7 @@ fn evidence(a: &AttestArgs, nonce: &[u8], key: &SessionKey) -> Result<Vec<Value>
         }
         let mut cvm = shomei_cvm::emu::EmulatedCvm::with_root(config, root)?;
         // The challenge both steps carry: SHA-256(nonce ‖ session key).
-        let challenge = shomei_verifier::appraise::cvm_challenge(
-            &shomei_verifier::appraise::NonceBinding::Key {
-                nonce: nonce.to_vec(),
-                public_key: key.point().to_vec(),
-            },
-        );
+        let challenge = key.cvm_challenge(nonce);
         let ev = cvm.attest(&challenge)?;
         return Ok(vec![
             serde_json::json!({"family": "cvm", "evidence": serde_json::to_value(&ev)?}),

@@ -279,11 +279,7 @@ pub fn run() -> Result<Outcome> {
         "   reference values: the launch digest (snp measure) and {n_pcrs} PCRs replayed from the measured-boot event log"
     );
     let ch = client.challenge()?;
-    let challenge =
-        shomei_verifier::appraise::cvm_challenge(&shomei_verifier::appraise::NonceBinding::Key {
-            nonce: ch.nonce.clone(),
-            public_key: key.point().to_vec(),
-        });
+    let challenge = key.cvm_challenge(&ch.nonce);
     let ev = cvm.attest(&challenge)?;
     println!(
         "   step 1: SNP report, REPORT_DATA = SHA-512(challenge ‖ vTPM AK); step 2: vTPM quote over PCRs 0–23 + event log; challenge = SHA-256(nonce ‖ guest key)"
@@ -321,11 +317,7 @@ pub fn run() -> Result<Outcome> {
     println!(" f) the quote comes from another VM's vTPM (relayed), with this VM's genuine report");
     let mut other = shomei_cvm::emu::EmulatedCvm::with_root(cvm_config(None), Arc::clone(&root))?;
     let ch = client.challenge()?;
-    let challenge =
-        shomei_verifier::appraise::cvm_challenge(&shomei_verifier::appraise::NonceBinding::Key {
-            nonce: ch.nonce.clone(),
-            public_key: key.point().to_vec(),
-        });
+    let challenge = key.cvm_challenge(&ch.nonce);
     let ev = cvm.attest_with_foreign_vtpm(&challenge, &mut other)?;
     let r = client.attest(
         &ch.nonce,
@@ -342,11 +334,7 @@ pub fn run() -> Result<Outcome> {
         Arc::clone(&root),
     )?;
     let ch = client.challenge()?;
-    let challenge =
-        shomei_verifier::appraise::cvm_challenge(&shomei_verifier::appraise::NonceBinding::Key {
-            nonce: ch.nonce.clone(),
-            public_key: key.point().to_vec(),
-        });
+    let challenge = key.cvm_challenge(&ch.nonce);
     let ev = shell.attest(&challenge)?;
     let r = client.attest(
         &ch.nonce,

@@ -424,28 +424,9 @@ pub(crate) fn trust_roots(paths: &[PathBuf]) -> Result<Option<shomei_snp::TrustA
     }
     let mut anchors = shomei_snp::TrustAnchors::empty();
     for p in paths {
-        let certs = shomei_core::x509::parse_certificates(&input::read(p)?)
+        let root = shomei_snp::AmdRoot::from_bundle(&input::read(p)?)
+            .map_err(anyhow::Error::msg)
             .with_context(|| format!("{}: trust root", p.display()))?;
-        let by_prefix = |prefix: &str| {
-            certs
-                .iter()
-                .find(|c| c.subject_cn().is_some_and(|cn| cn.starts_with(prefix)))
-                .cloned()
-        };
-        let ark =
-            by_prefix("ARK-").with_context(|| format!("{}: no ARK-* certificate", p.display()))?;
-        let name = ark.subject_cn().unwrap_or_default();
-        let product: Product = name
-            .trim_start_matches("ARK-")
-            .parse()
-            .map_err(anyhow::Error::msg)?;
-        let p_name = product.kds_name();
-        let ask = by_prefix(&format!("SEV-{p_name}"))
-            .with_context(|| format!("{}: no SEV-{p_name} (ASK)", p.display()))?;
-        let asvk = by_prefix(&format!("SEV-VLEK-{p_name}"))
-            .with_context(|| format!("{}: no SEV-VLEK-{p_name} (ASVK)", p.display()))?;
-        let root = shomei_snp::AmdRoot::new(product, ark, ask, asvk)
-            .with_context(|| format!("{}: the ARK does not sign its ASK and ASVK", p.display()))?;
         anchors = anchors.with_root(root);
     }
     Ok(Some(anchors))

@@ -74,6 +74,8 @@ pub enum StartError {
     },
     #[error("kds: {0}")]
     Kds(String),
+    #[error("the service thread ended before it started")]
+    Stopped,
 }
 
 /// What every request shares.
@@ -114,19 +116,9 @@ impl AppState {
             Alg::Es256
         };
         let key_id = format!("ear-signing-{}", alg.name().to_ascii_lowercase());
-        let mut gen_err = None;
-        let pkcs8 = store
-            .signing_key_or_insert(&key_id, || match EarSigner::generate_pkcs8(alg) {
-                Ok(k) => k,
-                Err(e) => {
-                    gen_err = Some(e);
-                    Vec::new()
-                }
-            })
-            .await?;
-        if let Some(e) = gen_err {
-            return Err(e.into());
-        }
+        // A candidate for the first start; replicas that race keep whichever was stored first.
+        let candidate = EarSigner::generate_pkcs8(alg)?;
+        let pkcs8 = store.signing_key_or_insert(&key_id, || candidate).await?;
         let signer = EarSigner::from_pkcs8(alg, &pkcs8)?;
         let verifier = signer.verifier()?;
         let jwks = signer.jwks();
@@ -1004,6 +996,46 @@ async fn run_listener(
     }
 }
 
+/// A service whose store is open and whose socket is bound, not yet accepting.
+struct Bound {
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+async fn bind(config: Config) -> Result<Bound, StartError> {
+    let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
+    let listen = config.listen;
+    let state = AppState::new(config).await?;
+    let listen_err = |source| StartError::Listen {
+        addr: listen,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(listen_err)?;
+    let addr = listener.local_addr().map_err(listen_err)?;
+    Ok(Bound {
+        state,
+        listener,
+        addr,
+        tls,
+    })
+}
+
+/// Accepts connections until `shutdown` resolves, then closes the store.
+async fn run(
+    b: Bound,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    spawn_nonce_purge(&b.state);
+    let app = router(Arc::clone(&b.state));
+    let r = run_listener(b.listener, app, b.tls, shutdown).await;
+    b.state.store.close().await;
+    r
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, StartError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1027,36 +1059,16 @@ pub fn spawn(config: Config) -> Result<Running, StartError> {
             }
         };
         rt.block_on(async move {
-            let started = async {
-                let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
-                let state = AppState::new(config.clone()).await?;
-                let listener =
-                    tokio::net::TcpListener::bind(config.listen)
-                        .await
-                        .map_err(|source| StartError::Listen {
-                            addr: config.listen,
-                            source,
-                        })?;
-                let addr = listener.local_addr().map_err(|source| StartError::Listen {
-                    addr: config.listen,
-                    source,
-                })?;
-                Ok::<_, StartError>((state, listener, addr, tls))
-            }
-            .await;
-            match started {
+            match bind(config).await {
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                 }
-                Ok((state, listener, addr, tls)) => {
-                    let _ = ready_tx.send(Ok((addr, Arc::clone(&state), tls.is_some())));
-                    spawn_nonce_purge(&state);
-                    let app = router(Arc::clone(&state));
-                    let _ = run_listener(listener, app, tls, async {
+                Ok(b) => {
+                    let _ = ready_tx.send(Ok((b.addr, Arc::clone(&b.state), b.tls.is_some())));
+                    let _ = run(b, async {
                         let _ = stop_rx.await;
                     })
                     .await;
-                    state.store.close().await;
                 }
             }
         });
@@ -1073,9 +1085,7 @@ pub fn spawn(config: Config) -> Result<Running, StartError> {
             let _ = thread.join();
             Err(e)
         }
-        Err(_) => Err(StartError::Kds(
-            "the service thread ended before starting".into(),
-        )),
+        Err(_) => Err(StartError::Stopped),
     }
 }
 
@@ -1083,21 +1093,9 @@ pub fn spawn(config: Config) -> Result<Running, StartError> {
 /// address once it accepts connections.
 pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), StartError> {
     runtime()?.block_on(async move {
-        let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
-        let state = AppState::new(config.clone()).await?;
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Listen {
-            addr: config.listen,
-            source,
-        })?;
+        let b = bind(config).await?;
+        let addr = b.addr;
         ready(addr);
-        spawn_nonce_purge(&state);
-        let app = router(Arc::clone(&state));
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]
@@ -1114,10 +1112,8 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), Start
                 let _ = ctrl_c.await;
             }
         };
-        let r = run_listener(listener, app, tls, shutdown)
+        run(b, shutdown)
             .await
-            .map_err(|source| StartError::Listen { addr, source });
-        state.store.close().await;
-        r
+            .map_err(|source| StartError::Listen { addr, source })
     })
 }
