@@ -13,7 +13,8 @@ use crate::{Outcome, emusnp};
 #[derive(Args)]
 pub struct ServeArgs {
     /// Configuration file (TOML; see `shomei_server::config`). Without it: SQLite in
-    /// ./shomei.db, a key-encryption key from $SHOMEI_KEK, no admin tokens.
+    /// ./shomei.db, a key-encryption key from $SHOMEI_KEK, no admin tokens. `[zk] verifier = F`
+    /// (a file from `shomei zk setup --verifier-out F`) accepts SNP proofs as evidence.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Listen address, overriding the configuration's.

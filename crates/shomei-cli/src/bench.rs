@@ -15,7 +15,8 @@ use crate::Outcome;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Family to measure (default: all but service): snp, measure, dcap, sgx, tpm, service.
+    /// Family to measure (default: all but service and zk): snp, measure, dcap, sgx, tpm,
+    /// service, zk.
     family: Option<String>,
     /// Seconds per measurement.
     #[arg(long, default_value_t = 3.0)]
@@ -23,6 +24,15 @@ pub struct BenchArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// zk: the SEV-SNP report to prove (default: the Milan v2 vector).
+    #[arg(long, requires = "vcek")]
+    report: Option<std::path::PathBuf>,
+    /// zk: the VCEK that signed --report.
+    #[arg(long, requires = "report")]
+    vcek: Option<std::path::PathBuf>,
+    /// zk: verifications timed for the median.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
 }
 
 #[derive(Serialize, Clone, Copy)]
@@ -210,7 +220,10 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
         "tpm" => results.extend(crate::tpm::bench(a.seconds)?),
         "measure" => results.extend(snp_measure(a.seconds)?),
         "service" => return crate::bench_service::run(a.seconds, a.json),
-        other => bail!("unknown family {other:?} (known: snp, measure, dcap, sgx, tpm, service)"),
+        "zk" => return zk(&a),
+        other => {
+            bail!("unknown family {other:?} (known: snp, measure, dcap, sgx, tpm, service, zk)")
+        }
     }
     if a.json {
         let map: serde_json::Map<String, serde_json::Value> = results
@@ -265,5 +278,202 @@ pub fn run(a: BenchArgs) -> Result<Outcome> {
             }
         }
     }
+    Ok(Outcome::Ok)
+}
+
+/// The issue's goals for the zero-knowledge proof of an SNP report.
+const ZK_GOAL_PROVE_S: f64 = 120.0;
+const ZK_GOAL_PROOF_BYTES: f64 = 10_240.0;
+const ZK_GOAL_VERIFY_MS: f64 = 20.0;
+
+#[derive(Serialize)]
+struct ZkBench {
+    report: String,
+    k: u32,
+    advice_cells: usize,
+    srs_s: f64,
+    proving_key_s: f64,
+    witness_s: f64,
+    prove_s: f64,
+    prove_over_witness: f64,
+    prove_over_goal: f64,
+    proof_bytes: usize,
+    proof_over_goal: f64,
+    verify_runs: usize,
+    verify_ms_median: f64,
+    verify_over_goal: f64,
+    native_verify_us: f64,
+    verify_over_native: f64,
+    peak_rss_bytes: Option<u64>,
+}
+
+/// The process's peak resident set (`VmHWM` in /proc/self/status), in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
+
+/// A count as a float (exact below 2^32, which is all that is printed here).
+fn lossy_f64(n: u64) -> f64 {
+    f64::from(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// `shomei bench zk`: the whole life of one proof for a real report — insecure local SRS,
+/// proving key, witness, proof, size, verification (median of `--runs`), peak memory — against
+/// the issue's goals and two baselines measured in the same run: the witness generation alone
+/// for proving (the circuit evaluated without commitments: what proving costs over merely
+/// computing the statement), and one aws-lc-rs ECDSA P-384 verification of the same report for
+/// verification (what trusting no verifier costs a relying party over checking the report).
+fn zk(a: &BenchArgs) -> Result<Outcome> {
+    use shomei_zk::prove::{K, ProvingKeys, Srs, generate_witness, verify};
+    use shomei_zk::statement::{PublicInputs, ZkPolicy};
+
+    let (report_path, vcek_path) = match (&a.report, &a.vcek) {
+        (Some(r), Some(v)) => (r.clone(), v.clone()),
+        _ => {
+            let dir = shomei_core::vectors::locate()?.join("snp/milan-v2");
+            (dir.join("report.bin"), dir.join("vcek.der"))
+        }
+    };
+    let report = crate::input::report(&report_path)?;
+    let parsed = Report::parse(&report).context("not an SEV-SNP report")?;
+    let cert = shomei_core::x509::Certificate::from_der_or_pem(&crate::input::read(&vcek_path)?)
+        .with_context(|| format!("{}", vcek_path.display()))?;
+    let sec1 = match cert.public_key()? {
+        PublicKey::EcP384(p) => p,
+        _ => bail!("the VCEK has no P-384 key"),
+    };
+    let vek: [u8; 96] = sec1
+        .get(1..)
+        .and_then(|k| k.try_into().ok())
+        .context("the VCEK key is not an uncompressed P-384 point")?;
+    let field = |at: usize, len: usize| report.get(at..at + len).context("report too short");
+    // A policy the report meets: its own measurement, TCB and VMPL, its REPORT_DATA as nonce.
+    let vmpl = u8::try_from(parsed.vmpl()).context("VMPL above 3")?;
+    let public = PublicInputs {
+        vek,
+        report_data: field(0x50, 64)?.try_into()?,
+        reported_tcb: field(0x180, 8)?.try_into()?,
+        policy: ZkPolicy {
+            measurements: vec![field(0x90, 48)?.try_into()?],
+            min_tcb: field(0x180, 8)?.try_into()?,
+            vmpl,
+        },
+    };
+    if let Err(v) = shomei_zk::prove::check_policy(&report, &public) {
+        bail!("the report cannot be proven: {v}");
+    }
+
+    // Baseline for verification: one raw ECDSA P-384 verification of the same signed bytes.
+    let raw = ParsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, sec1)
+        .map_err(|_| anyhow::anyhow!("bad VCEK key"))?;
+    let (sig, signed) = (parsed.signature_fixed(), parsed.signed_bytes());
+    if raw.verify_sig(signed, &sig).is_err() {
+        bail!("the report is not signed by this VCEK");
+    }
+    let n_native = 2000u32;
+    let t = Instant::now();
+    for _ in 0..n_native {
+        if raw.verify_sig(signed, &sig).is_err() {
+            bail!("native verification failed");
+        }
+    }
+    let native_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n_native);
+
+    eprintln!("zk: SRS (2^{K}, insecure local) …");
+    let t = Instant::now();
+    let srs = Srs::insecure_local(K, *b"shomei bench zk: insecure SRS!!!");
+    let srs_s = t.elapsed().as_secs_f64();
+    eprintln!("zk: proving key …");
+    let t = Instant::now();
+    let keys = ProvingKeys::generate(srs).context("key generation")?;
+    let pk_s = t.elapsed().as_secs_f64();
+    eprintln!("zk: witness …");
+    let t = Instant::now();
+    let cells = generate_witness(&report, &public).context("witness generation")?;
+    let witness_s = t.elapsed().as_secs_f64();
+    eprintln!("zk: proof …");
+    let t = Instant::now();
+    let proof = keys.prove(&report, &public).context("proving")?;
+    let prove_s = t.elapsed().as_secs_f64();
+    let vkeys = keys.verifying_keys();
+    drop(keys);
+    let mut times = Vec::with_capacity(a.runs.max(1));
+    for _ in 0..a.runs.max(1) {
+        let t = Instant::now();
+        verify(&vkeys, &proof, &public).context("the proof does not verify")?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let verify_ms = median(times);
+    let proof_bytes = proof.len();
+    let proof_len = lossy_f64(u64::try_from(proof_bytes).unwrap_or(u64::MAX));
+    let r = ZkBench {
+        report: report_path.display().to_string(),
+        k: K,
+        advice_cells: cells,
+        srs_s,
+        proving_key_s: pk_s,
+        witness_s,
+        prove_s,
+        prove_over_witness: prove_s / witness_s,
+        prove_over_goal: prove_s / ZK_GOAL_PROVE_S,
+        proof_bytes,
+        proof_over_goal: proof_len / ZK_GOAL_PROOF_BYTES,
+        verify_runs: a.runs.max(1),
+        verify_ms_median: verify_ms,
+        verify_over_goal: verify_ms / ZK_GOAL_VERIFY_MS,
+        native_verify_us: native_us,
+        verify_over_native: verify_ms * 1e3 / native_us,
+        peak_rss_bytes: peak_rss(),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(Outcome::Ok);
+    }
+    let peak = r.peak_rss_bytes.map_or("?".to_owned(), |b| {
+        format!("{:.2} GiB", lossy_f64(b >> 20) / 1024.0)
+    });
+    println!(
+        "zk: {} (k = {}, {:.2} M advice cells, insecure local SRS)",
+        r.report,
+        r.k,
+        lossy_f64(u64::try_from(r.advice_cells).unwrap_or(u64::MAX)) / 1e6
+    );
+    println!(
+        "{:<20} {:>12} {:>10} {:>8}  baseline (same run)",
+        "step", "measured", "goal", "x goal"
+    );
+    println!("{:<20} {:>10.1} s", "srs_generation", r.srs_s);
+    println!("{:<20} {:>10.1} s", "proving_key", r.proving_key_s);
+    println!(
+        "{:<20} {:>10.1} s {:>8.0} s {:>8.2}  witness generation {:.1} s: {:.1}x",
+        "prove", r.prove_s, ZK_GOAL_PROVE_S, r.prove_over_goal, r.witness_s, r.prove_over_witness
+    );
+    println!(
+        "{:<20} {:>10} B {:>8.0} B {:>8.2}",
+        "proof_size", r.proof_bytes, ZK_GOAL_PROOF_BYTES, r.proof_over_goal
+    );
+    println!(
+        "{:<20} {:>9.2} ms {:>7.0} ms {:>8.2}  one aws-lc-rs ECDSA P-384 verify {:.0} us: {:.1}x",
+        "verify",
+        r.verify_ms_median,
+        ZK_GOAL_VERIFY_MS,
+        r.verify_over_goal,
+        r.native_verify_us,
+        r.verify_over_native
+    );
+    println!("{:<20} {:>12}", "peak_memory", peak);
+    println!(
+        "verify: median of {} runs with the keys in memory; prove includes the prover's own \
+         verification of its proof; peak memory is the process's VmHWM (SRS, proving key, proof)",
+        r.verify_runs
+    );
     Ok(Outcome::Ok)
 }

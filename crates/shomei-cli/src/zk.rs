@@ -2,7 +2,8 @@
 //!
 //! `prove` turns a report into a proof that hides it; `verify` checks a proof against the
 //! relying party's policy and nonce, and (with `--vcek`) the VCEK's chain to AMD natively — the
-//! hybrid design: the proof binds the report to the VCEK's key.
+//! hybrid design: the proof binds the report to the VCEK's key. `setup` writes the verifier's
+//! file (verifying key + three SRS points) that `verify --verifier F` and the service load.
 
 use std::path::{Path, PathBuf};
 
@@ -12,14 +13,14 @@ use serde::{Deserialize, Serialize};
 use shomei_core::UnixTime;
 use shomei_core::x509::{Certificate, PublicKey};
 use shomei_snp::{Collateral, RawTcb, SigningKey, VerifiedVek, VerifyOptions};
-use shomei_zk::prove::{K, ProvingKeys, Srs, VerifyingKeys, verify};
+use shomei_zk::prove::{K, ProvingKeys, Srs, VerifyingKeys, check_policy, verify};
 use shomei_zk::statement::{MAX_MEASUREMENTS, PublicInputs, ZkPolicy};
 
 use crate::Outcome;
 use crate::input;
 
 /// The statement this proof format carries.
-const STATEMENT: &str = "shomei-zk/snp-report/v1";
+const STATEMENT: &str = shomei_zk::statement::STATEMENT_ID;
 /// Seed of the built-in *insecure* test parameters (anyone can forge proofs under them).
 const INSECURE_SEED: [u8; 32] = *b"shomei-zk insecure local SRS v1!";
 
@@ -29,6 +30,18 @@ pub enum ZkCommand {
     Prove(ProveArgs),
     /// Verify a proof against a policy and a nonce (and, with --vcek, the VCEK's chain to AMD).
     Verify(VerifyArgs),
+    /// Write the verifier's file (verifying key + the three SRS points verification needs,
+    /// about 1.4 KB) for `zk verify --verifier F` and the service's `[zk] verifier`.
+    Setup(SetupArgs),
+}
+
+#[derive(Args)]
+pub struct SetupArgs {
+    /// Where to write the verifier's file.
+    #[arg(long)]
+    verifier_out: PathBuf,
+    #[command(flatten)]
+    srs: SrsArgs,
 }
 
 #[derive(Args)]
@@ -72,6 +85,10 @@ pub struct VerifyArgs {
     /// Verification time for the certificate chain: RFC 3339 or unix seconds (default: now).
     #[arg(long)]
     at: Option<UnixTime>,
+    /// The verifier's file (`zk setup --verifier-out F`): used instead of --srs/--vk, so the
+    /// SRS is not read.
+    #[arg(long, conflicts_with_all = ["srs", "vk"])]
+    verifier: Option<PathBuf>,
     #[command(flatten)]
     srs: SrsArgs,
 }
@@ -190,6 +207,7 @@ pub fn run(c: ZkCommand) -> Result<Outcome> {
     match c {
         ZkCommand::Prove(a) => prove_cmd(a),
         ZkCommand::Verify(a) => verify_cmd(a),
+        ZkCommand::Setup(a) => setup_cmd(a),
     }
 }
 
@@ -207,6 +225,9 @@ fn prove_cmd(a: ProveArgs) -> Result<Outcome> {
         reported_tcb,
         policy: read_policy(&a.policy)?,
     };
+    if let Some(rejected) = precheck(&report, &public)? {
+        return Ok(rejected);
+    }
     let t = std::time::Instant::now();
     let srs = a.srs.load()?;
     eprintln!("parameters: {:.1} s", t.elapsed().as_secs_f64());
@@ -247,6 +268,36 @@ fn prove_cmd(a: ProveArgs) -> Result<Outcome> {
         a.output.display()
     );
     Ok(Outcome::Ok)
+}
+
+/// Where no proof can exist, says so at once and names the check: a report not signed by this
+/// VCEK, or a policy predicate it fails (otherwise minutes of key generation and proving end
+/// in the same refusal). The circuit still checks everything itself.
+fn precheck(report: &[u8], public: &PublicInputs) -> Result<Option<Outcome>> {
+    let parsed = shomei_snp::Report::parse(report).context("not an SEV-SNP report")?;
+    let mut sec1 = Vec::with_capacity(97);
+    sec1.push(0x04);
+    sec1.extend_from_slice(&public.vek);
+    let key = aws_lc_rs::signature::ParsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED,
+        &sec1,
+    )
+    .map_err(|_| anyhow::anyhow!("the VCEK key is not a P-384 point"))?;
+    if key
+        .verify_sig(parsed.signed_bytes(), &parsed.signature_fixed())
+        .is_err()
+    {
+        return Ok(Some(Outcome::Rejected {
+            check: "report_signature".into(),
+            detail: "the report is not signed by this VCEK: no proof exists, none written".into(),
+        }));
+    }
+    Ok(check_policy(report, public)
+        .err()
+        .map(|v| Outcome::Rejected {
+            check: v.check().into(),
+            detail: format!("{v}: the report does not satisfy the policy, no proof written"),
+        }))
 }
 
 fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
@@ -323,11 +374,15 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         policy: read_policy(&a.policy)?,
     };
     let t = std::time::Instant::now();
-    let srs = a.srs.load()?;
-    let keys = match &a.srs.vk {
-        Some(p) if p.exists() => VerifyingKeys::from_vk_bytes(srs, &input::read(p)?)
+    let keys = match (&a.verifier, &a.srs.vk) {
+        (Some(p), _) => VerifyingKeys::from_bytes(&input::read(p)?)
             .with_context(|| format!("{}", p.display()))?,
-        other => {
+        (None, Some(p)) if p.exists() => {
+            VerifyingKeys::from_vk_bytes(a.srs.load()?, &input::read(p)?)
+                .with_context(|| format!("{}", p.display()))?
+        }
+        (None, other) => {
+            let srs = a.srs.load()?;
             let keys = VerifyingKeys::generate(srs).context("key generation")?;
             if let Some(p) = other {
                 std::fs::write(p, keys.vk_bytes())
@@ -359,4 +414,32 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
         }),
         Err(e) => Err(anyhow::Error::new(e)),
     }
+}
+
+/// `zk setup`: derives (or reads, with `--vk`) the verifying key and writes the verifier's file.
+fn setup_cmd(a: SetupArgs) -> Result<Outcome> {
+    let t = std::time::Instant::now();
+    let srs = a.srs.load()?;
+    let keys = match &a.srs.vk {
+        Some(p) if p.exists() => VerifyingKeys::from_vk_bytes(srs, &input::read(p)?)
+            .with_context(|| format!("{}", p.display()))?,
+        other => {
+            let keys = VerifyingKeys::generate(srs).context("key generation")?;
+            if let Some(p) = other {
+                std::fs::write(p, keys.vk_bytes())
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+            keys
+        }
+    };
+    let file = keys.to_bytes();
+    std::fs::write(&a.verifier_out, &file)
+        .with_context(|| format!("writing {}", a.verifier_out.display()))?;
+    println!(
+        "verifier file: {} bytes written to {} ({:.1} s)",
+        file.len(),
+        a.verifier_out.display(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(Outcome::Ok)
 }

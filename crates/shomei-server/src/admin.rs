@@ -21,7 +21,7 @@ use shomei_verifier::jwe::EcJwk;
 
 use crate::evidence::EvidenceJson;
 use crate::problem::Problem;
-use crate::{AppState, Body, appraise_all, decode_all, family_of, load, sha256};
+use crate::{AppState, Body, appraise_all, decode_all, family_of, sha256};
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -85,12 +85,26 @@ fn authorize(s: &AppState, headers: &HeaderMap, scope: &str) -> Result<String, P
 }
 
 fn known_family(f: &str, allow_any: bool) -> Result<(), Problem> {
+    if f == "snp_proof" && !allow_any {
+        return Err(Problem::bad_request(
+            "malformed",
+            "family \"snp_proof\": proofs are appraised with the snp policy and reference \
+             values (only a rego policy can name snp_proof)",
+        ));
+    }
     if family_of(f).is_some() || (allow_any && f == "*") {
         Ok(())
     } else {
         Err(Problem::bad_request(
             "malformed",
-            format!("family {f:?}: snp, dcap or cvm"),
+            format!(
+                "family {f:?}: {}",
+                if allow_any {
+                    "snp, dcap, cvm, snp_proof or *"
+                } else {
+                    "snp, dcap or cvm"
+                }
+            ),
         ))
     }
 }
@@ -565,7 +579,7 @@ async fn dry_run(
             updated_at: i64::MAX,
         });
     }
-    let loaded = load(&s.store, Some(&overrides)).await?;
+    let loaded = s.load(Some(&overrides)).await?;
     let at = match &b.at {
         Some(t) => t
             .parse::<UnixTime>()

@@ -23,6 +23,10 @@
 //! [kds]                                           # where a missing VCEK is looked up
 //! mode = "offline"                                # offline (cache only) | online
 //! cache_dir = "/var/cache/shomei/kds"
+//!
+//! [zk]                                            # accept SNP proofs (family "snp_proof");
+//! verifier = "/etc/shomei/zk-verifier.bin"        # `shomei zk setup --verifier-out F`
+//!                                                 # proving takes minutes: raise nonce_ttl_secs
 //! ```
 
 use std::net::SocketAddr;
@@ -62,6 +66,20 @@ pub struct Config {
     /// Serve HTTPS (rustls) with this certificate chain and key.
     #[serde(default)]
     pub tls: Option<TlsSection>,
+    /// Accept zero-knowledge proofs about SEV-SNP reports as evidence.
+    #[serde(default)]
+    pub zk: Option<ZkSection>,
+}
+
+/// `[zk]`: the verifier's file for SNP proofs (shomei-zk's verifying key and the three SRS
+/// points it needs, about 1.4 KB; `VerifyingKeys::to_bytes`). A proof is only as sound as the
+/// SRS this file was derived from: production uses a public ceremony's SRS. Proving takes
+/// minutes (the attester proves after the challenge, since REPORT_DATA binds the nonce), so
+/// `nonce_ttl_secs` must exceed the prover's time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZkSection {
+    pub verifier: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +167,7 @@ impl Config {
             tokens: Vec::new(),
             kds: None,
             tls: None,
+            zk: None,
         }
     }
 
@@ -221,5 +240,8 @@ mod tests {
         assert!(Config::from_toml("ear_alg = \"none\"").is_err());
         assert!(Config::from_toml("unknown = 1").is_err());
         assert!(Config::from_toml("").unwrap().kek_hex().is_err());
+        let c = Config::from_toml("[zk]\nverifier = \"/etc/v.bin\"\n").unwrap();
+        assert_eq!(c.zk.map(|z| z.verifier), Some(PathBuf::from("/etc/v.bin")));
+        assert!(Config::from_toml("[zk]\nsrs = \"x\"\n").is_err());
     }
 }

@@ -88,6 +88,8 @@ pub struct AppState {
     tokens: Vec<(String, [u8; 32], Vec<String>)>,
     metrics: Metrics,
     kds: Option<shomei_kds::KdsClient>,
+    /// `[zk] verifier`: the key SNP proofs are checked with (read once at start).
+    zk: Option<Arc<shomei_zk::prove::VerifyingKeys>>,
     loaded: RwLock<Option<(Instant, Arc<Loaded>)>>,
     rng: SystemRandom,
 }
@@ -154,6 +156,7 @@ impl AppState {
                 Some(shomei_kds::KdsClient::new(c).map_err(|e| StartError::Kds(e.to_string()))?)
             }
         };
+        let zk = config.zk.as_ref().map(load_zk_verifier).transpose()?;
         Ok(Arc::new(Self {
             store,
             signer,
@@ -163,6 +166,7 @@ impl AppState {
             tokens,
             metrics: Metrics::default(),
             kds,
+            zk,
             loaded: RwLock::new(None),
             rng: SystemRandom::new(),
         }))
@@ -170,6 +174,17 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Policies and anchors from the store (with `overrides` for a dry run), and the
+    /// configured SNP-proof verifier.
+    pub(crate) async fn load(
+        &self,
+        overrides: Option<&[shomei_store::Policy]>,
+    ) -> Result<Loaded, Problem> {
+        let mut l = load(&self.store, overrides).await?;
+        l.anchors.zk = self.zk.clone();
+        Ok(l)
     }
 
     /// Forgets the cached policies (after a local admin write).
@@ -188,7 +203,7 @@ impl AppState {
         {
             return Ok(Arc::clone(v));
         }
-        let v = Arc::new(load(&self.store, None).await?);
+        let v = Arc::new(self.load(None).await?);
         if let Ok(mut l) = self.loaded.write() {
             *l = Some((Instant::now(), Arc::clone(&v)));
         }
@@ -224,8 +239,33 @@ fn family_of(name: &str) -> Option<Family> {
         "snp" => Some(Family::Snp),
         "dcap" => Some(Family::Dcap),
         "cvm" => Some(Family::Cvm),
+        "snp_proof" => Some(Family::SnpProof),
         _ => None,
     }
+}
+
+/// Reads `[zk] verifier` (`VerifyingKeys::from_bytes`); the file is small, so it is bounded.
+fn load_zk_verifier(
+    z: &config::ZkSection,
+) -> Result<Arc<shomei_zk::prove::VerifyingKeys>, StartError> {
+    let bad = |e: String| {
+        StartError::Config(config::ConfigError(format!(
+            "zk.verifier {}: {e}",
+            z.verifier.display()
+        )))
+    };
+    let len = std::fs::metadata(&z.verifier)
+        .map_err(|e| bad(e.to_string()))?
+        .len();
+    if len > 1 << 20 {
+        return Err(bad(format!(
+            "{len} bytes: not a verifier file (write one with `shomei zk setup --verifier-out F`)"
+        )));
+    }
+    let bytes = std::fs::read(&z.verifier).map_err(|e| bad(e.to_string()))?;
+    shomei_zk::prove::VerifyingKeys::from_bytes(&bytes)
+        .map(Arc::new)
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// A policy body that will not load.

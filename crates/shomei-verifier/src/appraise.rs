@@ -13,6 +13,8 @@
 //! | measurement and other reference values | executables 33 |
 //! | firmware, TCB, TCB status, advisories, collateral age, platform info | hardware 32 (TCB status Revoked: 96) |
 //! | nonce binding (REPORT_DATA) | instance-identity 96 |
+//! | SNP proof (`Evidence::SnpProof`): no verifying key, a policy no proof can show, no REPORT_DATA | instance-identity 1 (`zk_not_configured`, `zk_policy`, `zk_report_data`), contraindicated |
+//! | SNP proof: VEK chain / claimed REPORTED_TCB ≠ the VEK's TCB / the proof does not verify | as for reports (`root_of_trust` …) / hardware 96 (`vek_tcb`) / instance-identity 99 + executables 33 (`zk_proof`), contraindicated |
 //!
 //! Evidence that cannot be read, and collateral that is missing, are [`Error`]s (the service
 //! answers 400 and 503), not appraisals.
@@ -32,6 +34,12 @@ use crate::ar4si::{Reason, ReasonSource, Tier, TrustClaim, TrustVector, value};
 use crate::error::Error;
 use TrustClaim::{Configuration, Executables, Hardware, InstanceIdentity, RuntimeOpaque};
 
+mod snp_proof;
+pub use snp_proof::{
+    NOT_SHOWN_BY_A_PROOF, ProofSigner, SNP_PROOF_STATEMENT, ShownPolicy, SnpProofClaims,
+    snp_proof_policy,
+};
+
 /// A piece of evidence of one family, with the collateral it is verified against.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -41,6 +49,30 @@ pub enum Evidence {
     /// Two-step confidential-VM evidence (DESIGN.md flow 4): an SEV-SNP report that vouches
     /// for a vTPM, its quote and event log (Azure HCL or shomei's composite format).
     Cvm(Box<shomei_cvm::CvmEvidence>),
+    /// A zero-knowledge proof that an SEV-SNP report satisfies the SNP policy, in place of the
+    /// report (DESIGN.md flow 7; the appraisal's steps are in `appraise/snp_proof.rs`).
+    SnpProof(Box<SnpProofEvidence>),
+}
+
+/// A shomei-zk proof that a hidden SEV-SNP report, signed by `vek`, satisfies the policy
+/// ([`snp_proof_policy`]), with what the verifier needs to check it: the VEK and its chain
+/// (verified natively, as for a report) and the public values the prover claims.
+#[derive(Debug, Clone)]
+pub struct SnpProofEvidence {
+    /// The proof, as `shomei_zk::prove::ProvingKeys::prove` returns it.
+    pub proof: Vec<u8>,
+    /// The VCEK (or VLEK) that signed the hidden report: its key is the proof's `vek`.
+    pub vek: shomei_core::x509::Certificate,
+    /// ASK/ASVK, ARK and CRLs for the VEK's chain, as [`SnpEvidence::collateral`] holds them
+    /// (no other VEK).
+    pub chain: shomei_snp::Collateral,
+    /// REPORTED_TCB, as the prover claims it (a public input); must be the VEK's TCB.
+    pub reported_tcb: [u8; 8],
+    /// REPORT_DATA, as the prover claims it; `None`: the nonce binding's value. A claim that
+    /// differs from the nonce binding fails it, as a report's REPORT_DATA would.
+    pub report_data: Option<[u8; 64]>,
+    /// The product, when the VEK does not name it.
+    pub product: Option<shomei_snp::Product>,
 }
 
 /// An SEV-SNP attestation report (1184 bytes, as received) and its VEK chain and CRLs.
@@ -67,6 +99,8 @@ pub enum Family {
     Snp,
     Dcap,
     Cvm,
+    /// A zero-knowledge proof about an SEV-SNP report (`snp_proof`).
+    SnpProof,
 }
 
 impl Family {
@@ -75,6 +109,7 @@ impl Family {
             Self::Snp => "snp",
             Self::Dcap => "dcap",
             Self::Cvm => "cvm",
+            Self::SnpProof => "snp_proof",
         }
     }
 }
@@ -85,6 +120,7 @@ impl Evidence {
             Self::Snp(_) => Family::Snp,
             Self::Dcap(_) => Family::Dcap,
             Self::Cvm(_) => Family::Cvm,
+            Self::SnpProof(_) => Family::SnpProof,
         }
     }
 }
@@ -175,6 +211,11 @@ pub struct CustomPolicy {
 pub struct Anchors {
     pub snp: Option<shomei_snp::TrustAnchors>,
     pub dcap: Option<shomei_dcap::TrustAnchor>,
+    /// The verifying key for SNP proofs (shomei-zk: the circuit's key and the SRS points it
+    /// needs, `VerifyingKeys::from_bytes`). A proof is only as sound as the SRS behind this
+    /// key. `None`: proof evidence is refused (`zk_not_configured`). Their VEK chains end at
+    /// `snp` like reports'.
+    pub zk: Option<std::sync::Arc<shomei_zk::prove::VerifyingKeys>>,
 }
 
 /// Everything an appraisal depends on besides the evidence. The time is an input.
@@ -194,6 +235,7 @@ pub enum Claims {
     Snp(Box<SnpClaims>),
     Dcap(Box<shomei_dcap::claims::QuoteClaims>),
     Cvm(Box<shomei_cvm::CvmReport>),
+    SnpProof(Box<SnpProofClaims>),
 }
 
 /// An SNP report's claims and the key that signed it.
@@ -350,6 +392,7 @@ pub fn appraise(evidence: &Evidence, ctx: &AppraisalContext<'_>) -> Result<Appra
         Evidence::Snp(e) => appraise_snp(e, ctx),
         Evidence::Dcap(e) => appraise_dcap(e, ctx),
         Evidence::Cvm(e) => appraise_cvm(e, ctx),
+        Evidence::SnpProof(e) => snp_proof::appraise_snp_proof(e, ctx),
     }
 }
 
@@ -393,11 +436,7 @@ fn appraise_cvm(
 ) -> Result<Appraisal, Error> {
     use shomei_cvm::{Outcome, Step};
     let named = &ctx.policies.cvm;
-    let anchors = ctx
-        .anchors
-        .snp
-        .as_ref()
-        .unwrap_or_else(|| shomei_snp::TrustAnchors::amd());
+    let anchors = snp_anchors(ctx);
     let mut opts = shomei_cvm::CvmOptions::new(ctx.at)
         .with_policy(named.policy.snp.clone())
         .with_reference(named.policy.reference.clone())
@@ -536,16 +575,27 @@ fn rejected(b: &mut Builder, check: &str, detail: &str, claims: &[(TrustClaim, i
     b.find(claims, ReasonSource::Verification, check, detail);
 }
 
-fn appraise_snp(e: &SnpEvidence, ctx: &AppraisalContext<'_>) -> Result<Appraisal, Error> {
-    let named = &ctx.policies.snp;
-    let anchors = ctx
-        .anchors
+/// The SEV-SNP roots: the configured ones, else AMD's pinned ARKs.
+fn snp_anchors<'a>(ctx: &AppraisalContext<'a>) -> &'a shomei_snp::TrustAnchors {
+    ctx.anchors
         .snp
         .as_ref()
-        .unwrap_or_else(|| shomei_snp::TrustAnchors::amd());
-    let opts = shomei_snp::VerifyOptions::at(ctx.at)
-        .with_anchors(anchors)
-        .with_product(e.product);
+        .unwrap_or_else(|| shomei_snp::TrustAnchors::amd())
+}
+
+/// What a VEK chain (of a report, or of a proof) is verified with: the time and the roots.
+fn snp_options<'a>(
+    ctx: &AppraisalContext<'a>,
+    product: Option<shomei_snp::Product>,
+) -> shomei_snp::VerifyOptions<'a> {
+    shomei_snp::VerifyOptions::at(ctx.at)
+        .with_anchors(snp_anchors(ctx))
+        .with_product(product)
+}
+
+fn appraise_snp(e: &SnpEvidence, ctx: &AppraisalContext<'_>) -> Result<Appraisal, Error> {
+    let named = &ctx.policies.snp;
+    let opts = snp_options(ctx, e.product);
     let mut b = Builder::new();
     match shomei_snp::verify(&e.report, &e.collateral, &opts) {
         Ok(v) => {

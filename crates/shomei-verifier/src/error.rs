@@ -19,6 +19,10 @@ pub enum Error {
     /// evidence document).
     #[error("cvm: {0}")]
     Cvm(String),
+    /// The proof system failed on SNP proof evidence for another reason than a proof that does
+    /// not verify (which is an appraisal, `zk_proof`): public inputs it cannot encode.
+    #[error("zk: {0}")]
+    Zk(shomei_zk::Error),
     /// A result-signing or result-verification key cannot be used.
     #[error("key: {0}")]
     Key(&'static str),

@@ -2,7 +2,7 @@
 //! AR4SI trust vectors and signed attestation results (EAR). No HTTP, no storage, no clock.
 //!
 //! ```text
-//! Evidence::{Snp, Dcap} ──appraise(&AppraisalContext{at, nonce, policies, anchors})──▶ Appraisal
+//! Evidence::{Snp, Dcap, Cvm, SnpProof} ──appraise(&AppraisalContext{at, nonce, policies, anchors})──▶ Appraisal
 //!    family verify (signature, chain, collateral)          status + AR4SI trust vector
 //!    family Policy::appraise (reference values, TCB, …)    + a Reason per non-affirming claim
 //!    nonce binding: REPORT_DATA = SHA-512(nonce ‖ key)     + the appraised claims
@@ -23,7 +23,8 @@ pub mod rego;
 
 pub use appraise::{
     Anchors, Appraisal, AppraisalContext, Claims, DcapEvidence, Evidence, Family, NamedPolicy,
-    NonceBinding, Policies, SnpClaims, SnpEvidence, appraise, report_data,
+    NonceBinding, Policies, SnpClaims, SnpEvidence, SnpProofClaims, SnpProofEvidence, appraise,
+    report_data, snp_proof_policy,
 };
 pub use ar4si::{Reason, ReasonSource, Tier, TrustClaim, TrustVector};
 pub use ear::{Alg, Ear, EarSigner, EarVerifier, Jwk, Jwks, VerifiedEar};

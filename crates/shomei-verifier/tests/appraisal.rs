@@ -468,8 +468,8 @@ fn emulated_tdx(
         collateral: p.collateral().unwrap(),
     }));
     let anchors = Anchors {
-        snp: None,
         dcap: Some(p.anchor().unwrap()),
+        ..Anchors::default()
     };
     (e, anchors)
 }

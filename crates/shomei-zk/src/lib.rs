@@ -6,13 +6,22 @@
 //!
 //! "There is a report R and a signature (r, s) such that ECDSA-P384-Verify(K, SHA-384(R[0..0x2A0]),
 //! (r, s)) holds, POLICY.DEBUG = 0, VMPL = v, REPORTED_TCB ≥ the minimum byte by byte,
-//! MEASUREMENT is in the allowlist and REPORT_DATA = the relying party's value." K, REPORT_DATA,
-//! REPORTED_TCB and the policy are public ([`statement`] lists the instance layout); the rest of R
-//! and the signature stay hidden. The relying party verifies ARK → ASK → VCEK natively (with
-//! `shomei-snp`, public data) and passes that VCEK's key as K, so the proof is bound to a genuine
-//! AMD key; it checks REPORTED_TCB against the VCEK's TCB and its own freshness data. Proving
-//! the chain once per chip (so that K can be hidden behind a commitment) is not done yet.
+//! MEASUREMENT is in the allowlist and REPORT_DATA = the relying party's value." Public (the
+//! instance, [`statement`] lists its layout): K, REPORT_DATA, REPORTED_TCB and a Poseidon
+//! **commitment to the policy** (v, the minimum TCB and an allowlist of up to
+//! [`statement::MAX_MEASUREMENTS`] measurements, [`statement::ZkPolicy::commitment`]), which the
+//! relying party recomputes from the policy it holds. Hidden: the rest of R, the signature, and
+//! the policy's values themselves inside the proof. The relying party verifies ARK → ASK → VCEK
+//! natively (with `shomei-snp`, public data) and passes that VCEK's key as K, so the proof is
+//! bound to a genuine AMD key; it checks REPORTED_TCB against the VCEK's TCB and its own
+//! freshness data. Proving the chain once per chip (so that K can be hidden behind a commitment)
+//! is not done yet.
 //!
+//! Proving runs on the CPU, or on an NVIDIA GPU with the `gpu` feature
+//! (`ProvingKeys::prove_gpu`, through the crates.io CUDA prover `halo2-axiom-gpu`: same
+//! keys, same proofs, about 2.3 s on an H100 against 30–40 s on its 16 CPU cores;
+//! PERFORMANCE.md).
+
 //! # What is here, bottom up
 //!
 //! | module | what | tests |
@@ -23,7 +32,7 @@
 //! | [`ecc`] | a = −3 doubling, strict addition, `u1·G + u2·Q` (joint 2-bit windows, offset point) | random points vs native; off-curve, P+P, wrong slope rejected |
 //! | [`ecdsa`] | ECDSA P-384 verification | RustCrypto signatures verify; wrong digest, key, r, s, s = 0 rejected |
 //! | [`sha384`] | SHA-384 of a fixed-length byte message | vs `sha2` (1, 2 and 6 blocks); wrong digest claim, byte ≥ 256 rejected |
-//! | [`statement`] | the whole statement and its public inputs | each policy predicate broken by a violating report; tampered byte, other key, re-signed debug report rejected; real Milan v2 / Turin v5 reports with their VCEKs (tests/real_vectors.rs) |
+//! | [`statement`] | the whole statement, its public inputs and the Poseidon policy commitment | each policy predicate broken by a violating report; a policy witness other than the committed one rejected; the commitment canonical (order, repeats) and changed by every policy field; a full 32-entry allowlist; tampered byte, other key, re-signed debug report rejected; real Milan v2 / Turin v5 reports with their VCEKs (tests/real_vectors.rs) |
 //! | [`prove`] | keys, `prove`, `verify` (SHPLONK, Blake2b transcript) | real proof verifies, other public inputs rejected, unsatisfying report refused |
 //!
 //! halo2-base 0.5 (crates.io) provides the gates, range lookups and circuit builder.
@@ -46,8 +55,8 @@
 //!
 //! | step | time | note |
 //! |---|---|---|
-//! | SRS generation (`Srs::insecure_local`, 2^20) | 437 s | once; production loads a ceremony file instead |
-//! | keygen (vk + pk) | 110 s | once per SRS; the verifier needs only the vk |
+//! | SRS generation (`Srs::insecure_local`, 2^20) | 437 s; **16–25 s** since | once; production loads a ceremony file instead. Now the same bytes as halo2's `ParamsKZG::setup` from a fixed-base table (≤ 32 mixed additions per point instead of a scalar multiplication; tests/insecure_srs.rs): 15.9 s at load average 1–2, 24.1–24.6 s at 3–9 |
+//! | keygen (vk + pk) | 110 s; 39 s since | once per SRS; the verifier needs only the vk. Now one circuit layout for both keys (halo2's `keygen_pk2`; the vk is byte-identical to `keygen_vk`'s, tests/keygen.rs): 38.7 s at load average 1–2, where `keygen_vk` alone takes 31 s |
 //! | prove (with its own verification) | 247 s | goal ≤ 120 s: missed under this load; 109 s in the CLI run below |
 //! | proof size | 2,304 bytes | goal ≤ 10 KB: met |
 //! | verify | 4.4 ms | goal ≤ 20 ms: met |
@@ -89,15 +98,19 @@
 //! - A Poseidon commitment to the policy as the public input instead of the policy itself, for
 //!   allowlists longer than [`statement::MAX_MEASUREMENTS`].
 //! - A "proof" evidence type in `shomei-verifier` (so the service accepts a proof instead of a
-//!   report), a `bench` entry for the prover, and CLI integration tests (the commands were run
-//!   end to end by hand on both real reports: see the table above).
+//!   report). (Done: `shomei bench zk` — SRS, keys, witness, proof, size, verification median
+//!   and peak memory against the goals and same-run baselines, PERFORMANCE.md — and the CLI
+//!   tests `crates/shomei-cli/tests/zk_cli.rs`, which prove both real reports once per run.)
 //! - Loading only the verifier's part of the SRS (three points) instead of the whole file.
 //!
 //! # Tests
 //!
 //! Fast (seconds, debug or release): `cargo test -p shomei-zk`. The full-size circuits are
 //! `#[ignore]`d: `cargo test -p shomei-zk --release -- --ignored` (about 5 minutes of mock
-//! proving, plus the real proof).
+//! proving, plus the real proof and a 2^20 SRS checked by pairings and Lagrange sums). The
+//! command line on the real reports, real proofs included: `cargo test --release -p shomei-cli
+//! --test zk_cli` (two proofs, run side by side: 8.3 minutes with another test holding one of
+//! the two cores, 11 at load average 6–9; the tests that need no proof also run in debug).
 
 pub mod curve;
 pub mod ecc;

@@ -9,9 +9,11 @@
 //! | 8 | K = (x, y), each as four 96-bit little-endian limbs (the relying party takes K from the VCEK/VLEK it verified natively with `shomei-snp`: the hybrid design) |
 //! | 4 | REPORT_DATA (0x050, 64 bytes) as four 16-byte big-endian integers: the nonce binding, which the relying party recomputes |
 //! | 8 | REPORTED_TCB (0x180), one element per byte: for the relying party's check against the VEK's TCB and its own latest TCB data |
-//! | 1 | the required VMPL |
-//! | 8 | the policy's minimum TCB, per byte (component) of REPORTED_TCB |
-//! | 12 | the measurement allowlist: [`MAX_MEASUREMENTS`] entries of three 16-byte big-endian integers (a shorter list is padded by repeating its first entry) |
+//! | 1 | the policy commitment: Poseidon (BN254, t = 3, rate 2, 8 full and 57 partial rounds: halo2-base's hasher) of a domain tag, the required VMPL, the minimum TCB per byte (component) of REPORTED_TCB and the measurement allowlist, canonicalised ([`ZkPolicy::commitment`]) |
+//!
+//! The policy itself is a private witness: the relying party recomputes the commitment from the
+//! policy it holds, so the proof shows the report meets *that* policy, and an allowlist of up
+//! to [`MAX_MEASUREMENTS`] entries costs one public element.
 //!
 //! Constraints besides the hash and the signature: POLICY (0x008) bit 19 (DEBUG) is 0; VMPL
 //! (0x030, u32 LE) equals the required VMPL; every byte of REPORTED_TCB is at least the
@@ -19,9 +21,11 @@
 //! having minimum 0); MEASUREMENT (0x090) equals one of the allowlist entries; REPORT_DATA equals
 //! the public value.
 
-use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
+use halo2_base::gates::{GateChip, GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
-use halo2_base::halo2_proofs::halo2curves::ff::Field;
+use halo2_base::halo2_proofs::halo2curves::ff::{Field, PrimeField};
+use halo2_base::poseidon::hasher::PoseidonHasher;
+use halo2_base::poseidon::hasher::spec::OptimizedPoseidonSpec;
 use halo2_base::{AssignedValue, Context, QuantumCell};
 use num_bigint::BigUint;
 
@@ -33,16 +37,29 @@ use crate::field::{Fp, Fq, P384Scalar};
 use crate::nonnative::{FieldChip384, LIMB_BITS, NUM_LIMBS};
 use crate::sha384::{Bit, Sha384Chip};
 
+/// The name of this statement and its instance layout, for proof files and evidence: proofs of
+/// another version (v1 had the policy itself as public input) do not verify under this circuit.
+pub const STATEMENT_ID: &str = "shomei-zk/snp-report/v2";
+
 /// Length of the signed part of a report.
 pub const SIGNED_LEN: usize = 0x2A0;
 /// Offset of the signature's r (72 bytes little-endian, 48 significant).
 const SIG_R: usize = 0x2A0;
 /// Offset of the signature's s.
 const SIG_S: usize = 0x2E8;
-/// The most measurements an allowlist may hold (the instance layout is fixed).
-pub const MAX_MEASUREMENTS: usize = 4;
+/// The most measurements an allowlist may hold (the circuit's shape is fixed; each entry costs
+/// about 60 advice cells and 1.5 Poseidon permutations, all private).
+pub const MAX_MEASUREMENTS: usize = 32;
 /// Number of public field elements.
-pub const NUM_INSTANCES: usize = 8 + 4 + 8 + 1 + 8 + 3 * MAX_MEASUREMENTS;
+pub const NUM_INSTANCES: usize = 8 + 4 + 8 + 1;
+/// The first element hashed into the policy commitment ("shomei-zk/policy/v1" as a big-endian
+/// integer): a commitment from another scheme or version never collides with ours.
+const POLICY_TAG: &[u8] = b"shomei-zk/policy/v1";
+/// Poseidon parameters (halo2-base's hasher; the widely used BN254 instance).
+const POSEIDON_T: usize = 3;
+const POSEIDON_RATE: usize = 2;
+const POSEIDON_R_F: usize = 8;
+const POSEIDON_R_P: usize = 57;
 
 const POLICY_DEBUG_BYTE: usize = 0x008 + 19 / 8;
 const POLICY_DEBUG_BIT: usize = 19 % 8;
@@ -51,7 +68,8 @@ const REPORT_DATA: usize = 0x050;
 const MEASUREMENT: usize = 0x090;
 const REPORTED_TCB: usize = 0x180;
 
-/// The policy the proof shows the report satisfies (all of it is public).
+/// The policy the proof shows the report satisfies. It stays a private witness; the instance
+/// holds its commitment ([`ZkPolicy::commitment`]), which the relying party recomputes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZkPolicy {
     /// Allowed launch measurements (1 to [`MAX_MEASUREMENTS`]).
@@ -75,7 +93,7 @@ pub struct PublicInputs {
     pub policy: ZkPolicy,
 }
 
-/// A 16-byte big-endian integer as a field element.
+/// A big-endian integer of at most 31 bytes (16 for the report's fields) as a field element.
 fn pack16(bytes: &[u8]) -> Fr {
     bytes.iter().fold(Fr::ZERO, |acc, b| {
         acc * Fr::from(256u64) + Fr::from(u64::from(*b))
@@ -92,10 +110,20 @@ fn limbs96(v: &BigUint) -> Vec<Fr> {
         .collect()
 }
 
-impl PublicInputs {
-    /// The measurement allowlist padded to [`MAX_MEASUREMENTS`].
-    fn padded_measurements(&self) -> Result<Vec<[u8; 48]>, Error> {
-        let m = &self.policy.measurements;
+impl ZkPolicy {
+    /// The allowlist as the circuit holds it: sorted, without duplicates, padded to
+    /// [`MAX_MEASUREMENTS`] by repeating its first entry (so the same set of measurements always
+    /// gives the same commitment, whatever its order).
+    ///
+    /// # Errors
+    /// [`Error::Input`] for an empty or too long allowlist, or a VMPL above 3.
+    pub fn canonical_measurements(&self) -> Result<Vec<[u8; 48]>, Error> {
+        if self.vmpl > 3 {
+            return Err(Error::Input("VMPL must be 0 to 3"));
+        }
+        let mut m = self.measurements.clone();
+        m.sort_unstable();
+        m.dedup();
         let first = *m
             .first()
             .ok_or(Error::Input("the policy allows no measurement"))?;
@@ -104,30 +132,87 @@ impl PublicInputs {
                 "the policy allows more measurements than the circuit holds",
             ));
         }
-        Ok((0..MAX_MEASUREMENTS)
-            .map(|i| m.get(i).copied().unwrap_or(first))
-            .collect())
+        m.resize(MAX_MEASUREMENTS, first);
+        Ok(m)
     }
 
+    /// The field elements hashed into the commitment, in order: the tag, the VMPL, the eight
+    /// minimum TCB bytes, then each allowlist entry as three 16-byte big-endian integers.
+    fn preimage(&self) -> Result<Vec<Fr>, Error> {
+        let mut out = Vec::with_capacity(10 + 3 * MAX_MEASUREMENTS);
+        out.push(pack16(POLICY_TAG));
+        out.push(Fr::from(u64::from(self.vmpl)));
+        out.extend(self.min_tcb.iter().map(|b| Fr::from(u64::from(*b))));
+        for m in self.canonical_measurements()? {
+            out.extend(m.chunks(16).map(pack16));
+        }
+        Ok(out)
+    }
+
+    /// The policy commitment (the public input that stands for the policy), as a field element.
+    ///
+    /// It is computed by the very gadget the circuit uses (halo2-base's Poseidon hasher), run
+    /// for its values only, so the relying party's value and the circuit's agree by
+    /// construction.
+    ///
+    /// # Errors
+    /// As [`ZkPolicy::canonical_measurements`].
+    pub fn commitment_fr(&self) -> Result<Fr, Error> {
+        let preimage = self.preimage()?;
+        let gate = GateChip::<Fr>::default();
+        let mut ctx = Context::<Fr>::new(
+            true,
+            0,
+            "shomei_zk::statement::commitment",
+            0,
+            std::sync::Arc::default(),
+        );
+        let cells = ctx.assign_witnesses(preimage);
+        Ok(*poseidon(&mut ctx, &gate, &cells).value())
+    }
+
+    /// [`ZkPolicy::commitment_fr`] as 32 big-endian bytes (for display and logs).
+    ///
+    /// # Errors
+    /// As [`ZkPolicy::canonical_measurements`].
+    pub fn commitment(&self) -> Result<[u8; 32], Error> {
+        let le = self.commitment_fr()?.to_repr();
+        let mut be = [0u8; 32];
+        for (d, s) in be.iter_mut().zip(le.as_ref().iter().rev()) {
+            *d = *s;
+        }
+        Ok(be)
+    }
+}
+
+/// Poseidon over `inputs` with the statement's parameters (constrained in `ctx`).
+fn poseidon(
+    ctx: &mut Context<Fr>,
+    gate: &impl GateInstructions<Fr>,
+    inputs: &[AssignedValue<Fr>],
+) -> AssignedValue<Fr> {
+    // Deriving the round constants and MDS matrix takes ~20 ms: once per process.
+    static SPEC: std::sync::OnceLock<OptimizedPoseidonSpec<Fr, POSEIDON_T, POSEIDON_RATE>> =
+        std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(OptimizedPoseidonSpec::new::<POSEIDON_R_F, POSEIDON_R_P, 0>);
+    let mut hasher = PoseidonHasher::<Fr, POSEIDON_T, POSEIDON_RATE>::new(spec.clone());
+    hasher.initialize_consts(ctx, gate);
+    hasher.hash_fix_len_array(ctx, gate, inputs)
+}
+
+impl PublicInputs {
     /// The instance column, in the order of the module docs.
     ///
     /// # Errors
     /// [`Error::Input`] for an empty or too long allowlist, or a VMPL above 3.
     pub fn instances(&self) -> Result<Vec<Fr>, Error> {
-        if self.policy.vmpl > 3 {
-            return Err(Error::Input("VMPL must be 0 to 3"));
-        }
         let mut out = Vec::with_capacity(NUM_INSTANCES);
         let (x, y) = self.vek.split_at(48);
         out.extend(limbs96(&BigUint::from_bytes_be(x)));
         out.extend(limbs96(&BigUint::from_bytes_be(y)));
         out.extend(self.report_data.chunks(16).map(pack16));
         out.extend(self.reported_tcb.iter().map(|b| Fr::from(u64::from(*b))));
-        out.push(Fr::from(u64::from(self.policy.vmpl)));
-        out.extend(self.policy.min_tcb.iter().map(|b| Fr::from(u64::from(*b))));
-        for m in self.padded_measurements()? {
-            out.extend(m.chunks(16).map(pack16));
-        }
+        out.push(self.policy.commitment_fr()?);
         Ok(out)
     }
 }
@@ -161,7 +246,8 @@ fn slice(
 }
 
 /// The policy constraints over the signed bytes (their cells and bits). Returns the instance
-/// cells for REPORT_DATA, REPORTED_TCB, VMPL, minimum TCB and the allowlist, in order.
+/// cells for REPORT_DATA, REPORTED_TCB and the policy commitment, in order. The policy is
+/// `public.policy`, loaded as a private witness and bound by the commitment.
 ///
 /// # Errors
 /// [`Error::Input`] if the report is shorter than the signed part or the public inputs are
@@ -172,6 +258,19 @@ pub fn constrain_policy(
     bytes: &[AssignedValue<Fr>],
     bits: &[Vec<Bit>],
     public: &PublicInputs,
+) -> Result<Vec<AssignedValue<Fr>>, Error> {
+    constrain_policy_with(range, ctx, bytes, bits, public, &public.policy)
+}
+
+/// [`constrain_policy`] with the policy witness given separately (the soundness tests use a
+/// witness other than the committed policy).
+fn constrain_policy_with(
+    range: &RangeChip<Fr>,
+    ctx: &mut Context<Fr>,
+    bytes: &[AssignedValue<Fr>],
+    bits: &[Vec<Bit>],
+    public: &PublicInputs,
+    policy: &ZkPolicy,
 ) -> Result<Vec<AssignedValue<Fr>>, Error> {
     let gate = range.gate();
     let instances = public.instances()?;
@@ -193,12 +292,23 @@ pub fn constrain_policy(
         ctx.constrain_equal(t, &p);
         out.push(p);
     }
+
+    // The policy, private, in commitment order.
+    let preimage = ctx.assign_witnesses(policy.preimage()?);
+    let mut fields = preimage.iter().copied();
+    let mut take = || fields.next().ok_or(Error::Circuit("policy preimage"));
+    let tag = take()?;
+    gate.assert_is_const(ctx, &tag, &pack16(POLICY_TAG));
+    let required_vmpl = take()?;
+    let min_tcb: Vec<AssignedValue<Fr>> = (0..8).map(|_| take()).collect::<Result<_, _>>()?;
+    let allowlist: Vec<AssignedValue<Fr>> = (0..3 * MAX_MEASUREMENTS)
+        .map(|_| take())
+        .collect::<Result<_, _>>()?;
+
     // VMPL (u32 little-endian) = required.
     let vmpl_bytes: Vec<AssignedValue<Fr>> = slice(bytes, VMPL, 4)?.iter().rev().copied().collect();
     let vmpl = pack_cells(range, ctx, &vmpl_bytes);
-    let p = next(ctx);
-    ctx.constrain_equal(&vmpl, &p);
-    out.push(p);
+    ctx.constrain_equal(&vmpl, &required_vmpl);
     // Debug disallowed.
     let debug = bits
         .get(POLICY_DEBUG_BYTE)
@@ -207,24 +317,20 @@ pub fn constrain_policy(
         .ok_or(Error::Input("report too short"))?;
     gate.assert_is_const(ctx, &debug, &Fr::ZERO);
     // REPORTED_TCB[i] >= min[i] (both bytes).
-    for t in &tcb {
-        let min = next(ctx);
-        range.range_check(ctx, min, 8);
+    for (t, min) in tcb.iter().zip(&min_tcb) {
+        range.range_check(ctx, *min, 8);
         let t_plus_1 = gate.add(ctx, *t, QuantumCell::Constant(Fr::ONE));
-        range.check_less_than(ctx, min, t_plus_1, 9);
-        out.push(min);
+        range.check_less_than(ctx, *min, t_plus_1, 9);
     }
     // MEASUREMENT in the allowlist.
     let m: Vec<AssignedValue<Fr>> = (0..3)
         .map(|j| slice(bytes, MEASUREMENT + 16 * j, 16).map(|s| pack_cells(range, ctx, s)))
         .collect::<Result<_, _>>()?;
     let mut hits = Vec::with_capacity(MAX_MEASUREMENTS);
-    for _ in 0..MAX_MEASUREMENTS {
+    for entry in allowlist.chunks(3) {
         let mut all = ctx.load_constant(Fr::ONE);
-        for mj in &m {
-            let a = next(ctx);
-            out.push(a);
-            let eq = gate.is_equal(ctx, *mj, a);
+        for (mj, a) in m.iter().zip(entry) {
+            let eq = gate.is_equal(ctx, *mj, *a);
             all = gate.and(ctx, all, eq);
         }
         hits.push(all);
@@ -232,6 +338,12 @@ pub fn constrain_policy(
     let any = gate.sum(ctx, hits);
     let none = gate.is_zero(ctx, any);
     gate.assert_is_const(ctx, &none, &Fr::ZERO);
+
+    // The commitment to all of it is public.
+    let commitment = poseidon(ctx, gate, &preimage);
+    let p = next(ctx);
+    ctx.constrain_equal(&commitment, &p);
+    out.push(p);
     Ok(out)
 }
 
@@ -442,8 +554,91 @@ pub(crate) mod tests {
         public.policy.measurements.clear();
         assert!(public.instances().is_err());
         let (_, mut public, _) = signed_report(48);
-        public.policy.measurements = vec![[0; 48]; MAX_MEASUREMENTS + 1];
+        public.policy.measurements = (0..=MAX_MEASUREMENTS)
+            .map(|i| [u8::try_from(i).unwrap(); 48])
+            .collect();
         assert!(public.instances().is_err());
+        // Repeated entries count once.
+        public.policy.measurements = vec![[7; 48]; MAX_MEASUREMENTS + 1];
+        assert!(public.instances().is_ok());
+    }
+
+    #[test]
+    fn a_full_allowlist_holds_with_the_match_in_any_position() {
+        let (report, mut public, _) = signed_report(49);
+        let own: [u8; 48] = report[0x90..0xC0].try_into().unwrap();
+        let others: Vec<[u8; 48]> = (0..MAX_MEASUREMENTS - 1)
+            .map(|i| {
+                let mut m = own;
+                m[47 - i % 48] ^= 0x5A;
+                m[0] ^= u8::try_from(i).unwrap();
+                m
+            })
+            .collect();
+        for position in [0, MAX_MEASUREMENTS / 2, MAX_MEASUREMENTS - 1] {
+            let mut list = others.clone();
+            list.insert(position, own);
+            public.policy.measurements = list;
+            assert!(policy_holds(&report, &public), "position {position}");
+        }
+        public.policy.measurements = others;
+        assert!(!policy_holds(&report, &public), "all 32 others");
+    }
+
+    #[test]
+    fn commitment_is_canonical_and_binds_every_policy_field() {
+        let (_, public, _) = signed_report(50);
+        let p = public.policy;
+        let c = p.commitment().unwrap();
+        // Order and repetition do not matter.
+        let mut shuffled = p.clone();
+        shuffled.measurements.reverse();
+        shuffled.measurements.push(p.measurements[0]);
+        assert_eq!(shuffled.commitment().unwrap(), c);
+        // Every field does.
+        let mut others = Vec::new();
+        let mut q = p.clone();
+        q.vmpl ^= 1;
+        others.push(q);
+        for i in 0..8 {
+            let mut q = p.clone();
+            q.min_tcb[i] ^= 1;
+            others.push(q);
+        }
+        for i in [0, 15, 16, 31, 32, 47] {
+            let mut q = p.clone();
+            q.measurements[1][i] ^= 1;
+            others.push(q);
+        }
+        let mut q = p.clone();
+        q.measurements.push([0xEE; 48]);
+        others.push(q);
+        let mut q = p.clone();
+        q.measurements.remove(0);
+        others.push(q);
+        for q in &others {
+            assert_ne!(q.commitment().unwrap(), c, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn a_policy_witness_other_than_the_committed_one_breaks_the_binding() {
+        // The report meets `met` (its own policy, used as the private witness) but the instance
+        // commits to `committed`, which it does not meet: the circuit is unsatisfiable.
+        let (report, met, _) = signed_report(53);
+        let mut committed = met.clone();
+        committed.policy.measurements = vec![[0x11; 48]];
+        let run = |public: &PublicInputs| {
+            mock(14, |ctx, range| {
+                let bytes = ctx
+                    .assign_witnesses(report[..SIGNED_LEN].iter().map(|b| Fr::from(u64::from(*b))));
+                let bits = Sha384Chip::new(range).byte_bits(ctx, &bytes);
+                constrain_policy_with(range, ctx, &bytes, &bits, public, &met.policy).unwrap();
+            })
+            .1
+        };
+        assert!(run(&met), "witness and commitment agree");
+        assert!(!run(&committed), "witness other than the committed policy");
     }
 
     fn statement_holds(report: &[u8], public: &PublicInputs) -> bool {

@@ -105,7 +105,7 @@ pub fn milan_chip() -> Arc<EmulatedChip> {
 pub fn snp_test_anchors() -> Anchors {
     Anchors {
         snp: Some(milan_root().anchors().unwrap()),
-        dcap: None,
+        ..Anchors::default()
     }
 }
 
