@@ -60,6 +60,12 @@ pub struct ProveArgs {
     /// Where to write the proof (JSON).
     #[arg(short = 'o', long)]
     output: PathBuf,
+    /// Prove on the NVIDIA GPU (CUDA, through halo2-axiom-gpu): the same proof, in seconds.
+    /// Only in builds with the `gpu` feature (`cargo build --release --features gpu`, which
+    /// needs CUDA's nvcc).
+    #[cfg(feature = "gpu")]
+    #[arg(long)]
+    gpu: bool,
     #[command(flatten)]
     srs: SrsArgs,
 }
@@ -230,17 +236,25 @@ fn prove_cmd(a: ProveArgs) -> Result<Outcome> {
     }
     let t = std::time::Instant::now();
     let srs = a.srs.load()?;
-    eprintln!("parameters: {:.1} s", t.elapsed().as_secs_f64());
+    println!("parameters: {:.1} s", t.elapsed().as_secs_f64());
     let t = std::time::Instant::now();
     let keys = ProvingKeys::generate(srs).context("key generation")?;
-    eprintln!("proving key: {:.1} s", t.elapsed().as_secs_f64());
+    println!("proving key: {:.1} s", t.elapsed().as_secs_f64());
     if let Some(p) = a.srs.vk.as_ref().filter(|p| !p.exists()) {
         std::fs::write(p, keys.verifying_keys().vk_bytes())
             .with_context(|| format!("writing {}", p.display()))?;
     }
     let t = std::time::Instant::now();
+    #[cfg(feature = "gpu")]
+    let result = if a.gpu {
+        keys.gpu_params()
+            .and_then(|params| keys.prove_gpu(&params, &report, &public))
+    } else {
+        keys.prove(&report, &public)
+    };
+    #[cfg(not(feature = "gpu"))]
     let result = keys.prove(&report, &public);
-    eprintln!("prove: {:.1} s", t.elapsed().as_secs_f64());
+    println!("prove: {:.1} s", t.elapsed().as_secs_f64());
     let proof = match result {
         Ok(p) => p,
         Err(shomei_zk::Error::Unsatisfied) => {
@@ -391,13 +405,13 @@ fn verify_cmd(a: VerifyArgs) -> Result<Outcome> {
             keys
         }
     };
-    eprintln!(
+    println!(
         "parameters and verifying key: {:.1} s",
         t.elapsed().as_secs_f64()
     );
     let t = std::time::Instant::now();
     let result = verify(&keys, &proof, &public);
-    eprintln!("verify: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    println!("verify: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
     match result {
         Ok(()) => {
             println!(

@@ -55,7 +55,7 @@
 //!
 //! | step | time | note |
 //! |---|---|---|
-//! | SRS generation (`Srs::insecure_local`, 2^20) | 437 s; **16–25 s** since | once; production loads a ceremony file instead. Now the same bytes as halo2's `ParamsKZG::setup` from a fixed-base table (≤ 32 mixed additions per point instead of a scalar multiplication; tests/insecure_srs.rs): 15.9 s at load average 1–2, 24.1–24.6 s at 3–9 |
+//! | SRS generation (`Srs::insecure_local`, 2^20) | 437 s; **13–26 s** since | once; production loads a ceremony file instead. Now the same bytes as halo2's `ParamsKZG::setup` from a fixed-base table (≤ 32 mixed additions per point instead of a scalar multiplication; tests/insecure_srs.rs): 12.7–15.9 s at load average 1–2, 24.1–25.8 s at 3–9 |
 //! | keygen (vk + pk) | 110 s; 39 s since | once per SRS; the verifier needs only the vk. Now one circuit layout for both keys (halo2's `keygen_pk2`; the vk is byte-identical to `keygen_vk`'s, tests/keygen.rs): 38.7 s at load average 1–2, where `keygen_vk` alone takes 31 s |
 //! | prove (with its own verification) | 247 s | goal ≤ 120 s: missed under this load; 109 s in the CLI run below |
 //! | proof size | 2,304 bytes | goal ≤ 10 KB: met |
@@ -73,7 +73,8 @@
 //! With the verifying key cached (`--vk F`, 1,010 bytes), `zk verify` takes 0.8 s wall and
 //! 0.7 GB, nearly all of it reading the 134 MB SRS file; the proof check itself is 4–5 ms.
 //!
-//! No GPU was lent to this task, so the CUDA backend (`halo2-axiom-gpu`) was not measured.
+//! On a GPU (the `gpu` feature, NVIDIA H100): 2.3–2.5 s per proof against 34 s on that machine's
+//! 16 CPU cores and 141 s on two of them (PERFORMANCE.md).
 //!
 //! # Command line
 //!
@@ -88,29 +89,40 @@
 //! parameters (warned on stderr); `--srs F` caches them in F when F does not exist, and
 //! `--vk F` likewise caches the verifying key ([`prove::VerifyingKeys::vk_bytes`]).
 //!
+//! # Done since the first version
+//!
+//! - The policy is private and committed (Poseidon), so allowlists hold up to
+//!   [`statement::MAX_MEASUREMENTS`] = 32 entries at the cost of one public element.
+//! - A "proof" evidence type: `shomei-verifier`'s `Evidence::SnpProof`, accepted by the service
+//!   as `{"family": "snp_proof"}` with `[zk] verifier` configured.
+//! - The verifier's part of the SRS only: [`prove::VerifyingKeys::to_bytes`] (1.4 KB: the
+//!   verifying key, `g[0]`, `g2`, `s_g2`), `shomei zk setup --verifier-out F`.
+//! - `shomei bench zk` (SRS, keys, witness, proof, size, verification median and peak memory
+//!   against the goals and same-run baselines; PERFORMANCE.md) and the CLI tests
+//!   `crates/shomei-cli/tests/zk_cli.rs`, which prove both real reports once per run.
+//! - The CUDA prover (`gpu` feature, `shomei zk prove --gpu` in a CLI built with
+//!   `--features gpu`), measured on an H100: PERFORMANCE.md.
+//!
 //! # Not done yet
 //!
-//! - Proving takes 110–250 s on this shared 2-core machine (goal ≤ 120 s): the SHA-384 gadget
-//!   (3.3 M of the 4.7 M cells) does its boolean functions and 64-bit additions bit by bit on the
-//!   basic gate; a spread-table (lookup) SHA-512 and fewer carry range checks in
+//! - Proving takes 104 s on this 2-core machine when both cores are free, 141 s on two idle Xeon
+//!   cores and 200–250 s when the machine is shared (goal ≤ 120 s): the SHA-384 gadget (3.3 M of
+//!   the 4.7 M cells) does its boolean functions and 64-bit additions bit by bit on the basic
+//!   gate; a spread-table (lookup) SHA-512 and fewer carry range checks in
 //!   `nonnative::FieldChip384::assert_zero_mod` are the next optimisations.
-//! - The chain-once proof (ARK → ASK → VCEK in the circuit, K hidden behind a commitment).
-//! - A Poseidon commitment to the policy as the public input instead of the policy itself, for
-//!   allowlists longer than [`statement::MAX_MEASUREMENTS`].
-//! - A "proof" evidence type in `shomei-verifier` (so the service accepts a proof instead of a
-//!   report). (Done: `shomei bench zk` — SRS, keys, witness, proof, size, verification median
-//!   and peak memory against the goals and same-run baselines, PERFORMANCE.md — and the CLI
-//!   tests `crates/shomei-cli/tests/zk_cli.rs`, which prove both real reports once per run.)
-//! - Loading only the verifier's part of the SRS (three points) instead of the whole file.
-//!
+//! - The chain-once proof (ARK → ASK → VCEK in the circuit, K hidden behind a commitment): RSA-4096
+//!   PSS signatures in the circuit.
+//! - The relying party's policy commitment is computed by running halo2-base's Poseidon gadget for
+//!   its values (~4 ms); a native Poseidon would make it microseconds.
+
 //! # Tests
 //!
 //! Fast (seconds, debug or release): `cargo test -p shomei-zk`. The full-size circuits are
 //! `#[ignore]`d: `cargo test -p shomei-zk --release -- --ignored` (about 5 minutes of mock
 //! proving, plus the real proof and a 2^20 SRS checked by pairings and Lagrange sums). The
 //! command line on the real reports, real proofs included: `cargo test --release -p shomei-cli
-//! --test zk_cli` (two proofs, run side by side: 8.3 minutes with another test holding one of
-//! the two cores, 11 at load average 6–9; the tests that need no proof also run in debug).
+//! --test zk_cli` (two proofs, run side by side: 4.8 minutes at load average 1.5–4; the tests
+//! that need no proof also run in debug).
 
 pub mod curve;
 pub mod ecc;
