@@ -18,11 +18,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use common::{Run, vectors};
+use common::{Run, shomei, vectors};
 
 /// A real report and what a relying party knows about it.
 struct Vector {
@@ -82,21 +81,8 @@ fn path(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Runs `shomei` with `args` (paths already resolved).
-fn shomei(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_shomei"))
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// Exit 1, and exactly one `rejected:` line on stderr, the last, naming `check` (the other
-/// stderr lines are the command's timings).
+/// stderr lines are warnings, such as the insecure-parameters one).
 fn assert_rejected(r: &Run, check: &str, what: &str) {
     assert_eq!(
         r.code, 1,

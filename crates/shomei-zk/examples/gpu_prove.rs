@@ -11,11 +11,9 @@
 
 use std::time::Instant;
 
-use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
-use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 use shomei_core::x509::{Certificate, PublicKey};
-use shomei_zk::prove::{K, ProvingKeys, Srs, verify};
-use shomei_zk::statement::{PublicInputs, ZkPolicy, synthesize};
+use shomei_zk::prove::{K, ProvingKeys, Srs, generate_witness, verify};
+use shomei_zk::statement::{PublicInputs, ZkPolicy};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -84,18 +82,11 @@ fn main() -> Result<()> {
 
     // Witness generation alone (on the CPU in both provers): the part the GPU does not speed up.
     let t = Instant::now();
-    let mut builder = BaseCircuitBuilder::<Fr>::new(true)
-        .use_k(usize::try_from(K)?)
-        .use_lookup_bits(usize::try_from(K)? - 1)
-        .use_instance_columns(1);
-    let range = builder.range_chip();
-    let cells = synthesize(&range, builder.main(0), &report, &public)?;
+    let cells = generate_witness(&report, &public)?;
     println!(
-        "witness generation ({} instance cells): {:.2} s",
-        cells.len(),
+        "witness generation ({cells} advice cells): {:.2} s",
         t.elapsed().as_secs_f64()
     );
-    drop(builder);
 
     let t = Instant::now();
     let cpu_proof = keys.prove(&report, &public)?;
